@@ -129,6 +129,7 @@ def _test_module(target: str, capabilities: list[str]) -> str:
 def _print_report(data: dict[str, Any], verbose: bool) -> None:
     try:
         from rich.console import Console
+        from rich.markup import escape
         from rich.table import Table
     except ImportError:
         for line in _plain_lines(data, verbose):
@@ -149,7 +150,7 @@ def _print_report(data: dict[str, Any], verbose: bool) -> None:
         for row in saver["requirements"]:
             if not verbose and row["outcome"] == "passed":
                 continue
-            note = f" ({'; '.join(row['reasons'])[:90]})" if row["reasons"] else ""
+            note = escape(f" ({'; '.join(row['reasons'])[:90]})") if row["reasons"] else ""
             table.add_row(
                 f"[{colors[row['outcome']]}]{row['outcome']}[/]",
                 row["id"],
