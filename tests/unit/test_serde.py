@@ -200,3 +200,20 @@ def test_tags() -> None:
     assert serde.dumps_typed([1]) == ("json", b"[1]")
     assert serde.loads_typed(("null", b"")) is None
     assert dt.timedelta(0) == serde.loads_typed(serde.dumps_typed(dt.timedelta(0)))
+
+
+@spec("SER-004")
+def test_registered_pydantic_model_round_trips() -> None:
+    pydantic = pytest.importorskip("pydantic")
+
+    class Message(pydantic.BaseModel):  # type: ignore[misc, name-defined]
+        id: str
+        parts: tuple[int, ...]
+        meta: dict[str, Any] = {}
+
+    registry = TypeRegistry()
+    registry.register(Message, "test.Message")
+    serde = JsonSerializer(registry)
+    msg = Message(id="m1", parts=(1, 2), meta={"k": [1]})
+    back = serde.loads_typed(serde.dumps_typed([msg]))
+    assert back == [msg] and type(back[0]) is Message
