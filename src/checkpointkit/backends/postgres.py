@@ -26,8 +26,9 @@ from psycopg import errors as pg_errors
 from psycopg import pq, sql
 from psycopg.rows import tuple_row
 
-from checkpointkit.backends import _core
+from checkpointkit.backends import _core, _sql
 from checkpointkit.backends._core import BlobRow, CheckpointRow, PreparedPut, WriteRow
+from checkpointkit.backends._sql import Migration
 from checkpointkit.backends.base import SaverBase
 from checkpointkit.checkpoint import (
     MAX_ID_BYTES,
@@ -43,7 +44,7 @@ from checkpointkit.checkpoint import (
 from checkpointkit.ids import version_number
 from checkpointkit.serde import SerializerProtocol
 
-__all__ = ["SCHEMA_VERSION", "AsyncPostgresSaver", "PostgresSaver"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "AsyncPostgresSaver", "PostgresSaver"]
 
 T = TypeVar("T")
 
@@ -53,9 +54,12 @@ PAGE_SIZE = 128
 # -- schema -------------------------------------------------------------------------------
 # Every key column uses COLLATE "C" so SQL ordering and comparisons equal Python str order.
 # Version n of the schema is MIGRATIONS[n - 1]; applied versions are rows of ck_migrations.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    (
-        """CREATE TABLE IF NOT EXISTS {s}.ck_checkpoints (
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "initial schema",
+        (
+            """CREATE TABLE IF NOT EXISTS {s}.ck_checkpoints (
             thread_id TEXT COLLATE "C" NOT NULL,
             checkpoint_ns TEXT COLLATE "C" NOT NULL,
             checkpoint_id TEXT COLLATE "C" NOT NULL,
@@ -65,9 +69,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             metadata_exact BYTEA,
             run_id TEXT COLLATE "C",
             PRIMARY KEY (thread_id, checkpoint_ns, checkpoint_id))""",
-        """CREATE INDEX IF NOT EXISTS ck_checkpoints_run_id
+            """CREATE INDEX IF NOT EXISTS ck_checkpoints_run_id
             ON {s}.ck_checkpoints (run_id) WHERE run_id IS NOT NULL""",
-        """CREATE TABLE IF NOT EXISTS {s}.ck_blobs (
+            """CREATE TABLE IF NOT EXISTS {s}.ck_blobs (
             thread_id TEXT COLLATE "C" NOT NULL,
             checkpoint_ns TEXT COLLATE "C" NOT NULL,
             channel TEXT COLLATE "C" NOT NULL,
@@ -81,7 +85,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (thread_id, checkpoint_ns, channel, seq, version),
             CONSTRAINT ck_blobs_delta_base
                 CHECK (kind <> 'delta' OR (base_version IS NOT NULL AND snapshot_seq IS NOT NULL)))""",
-        """CREATE TABLE IF NOT EXISTS {s}.ck_writes (
+            """CREATE TABLE IF NOT EXISTS {s}.ck_writes (
             thread_id TEXT COLLATE "C" NOT NULL,
             checkpoint_ns TEXT COLLATE "C" NOT NULL,
             checkpoint_id TEXT COLLATE "C" NOT NULL,
@@ -92,6 +96,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             data BYTEA NOT NULL,
             task_path TEXT COLLATE "C" NOT NULL DEFAULT '',
             PRIMARY KEY (thread_id, checkpoint_ns, checkpoint_id, task_id, idx))""",
+        ),
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -161,15 +166,13 @@ class _Statements:
     def __init__(self, schema: str) -> None:
         s = sql.Identifier(schema).as_string(None)
         self.schema = schema
-        self.migrations = [[st.format(s=s) for st in m] for m in MIGRATIONS]
+        self.migrations = [
+            dataclasses.replace(m, statements=tuple(st.format(s=s) for st in m.statements))
+            for m in MIGRATIONS
+        ]
+        self.dialect = _sql.Dialect("postgresql", param="%s", migrations=f"{s}.ck_migrations")
         self.create_schema = f"CREATE SCHEMA IF NOT EXISTS {s}"
         self.schema_exists = "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = %s)"
-        self.create_migrations = (
-            f"CREATE TABLE IF NOT EXISTS {s}.ck_migrations ("
-            "v INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
-        )
-        self.current_version = f"SELECT coalesce(max(v), 0) FROM {s}.ck_migrations"
-        self.record_version = f"INSERT INTO {s}.ck_migrations (v) VALUES (%s)"
         self.lock = "SELECT pg_advisory_xact_lock(%s::bigint)"
         self.lock_shared = "SELECT pg_advisory_xact_lock_shared(%s::bigint)"
         self.put = f"""
@@ -331,7 +334,7 @@ SELECT thread_id FROM t WHERE thread_id IS NOT NULL LIMIT %(limit)s"""
 class _Q:
     sql: str
     params: Sequence[Any] | Mapping[str, Any] | None = None
-    fetch: Literal["none", "one", "all"] = "none"
+    fetch: Literal["none", "one", "all", "auto"] = "none"
 
 
 Plan = Generator[_Q, Any, T]
@@ -427,25 +430,22 @@ class _PostgresCore(SaverBase):
         self._sql = _Statements(schema)
 
     # -- plans ----------------------------------------------------------------------------
-    def _plan_setup(self) -> Plan[int]:
+    def _plan_setup(self) -> Plan[list[int]]:
         st = self._sql
         # Serialises concurrent setup() calls of every process; held until commit.
         yield _Q(st.lock, (_lock_key(self.schema, "setup"),))
         (exists,) = yield _Q(st.schema_exists, (self.schema,), fetch="one")
         if not exists:  # CREATE SCHEMA needs a privilege that using one does not
             yield _Q(st.create_schema)
-        yield _Q(st.create_migrations)
-        (current,) = yield _Q(st.current_version, fetch="one")
-        if current > SCHEMA_VERSION:
-            raise RuntimeError(
-                f"schema {self.schema!r} is at version {current}, newer than this checkpointkit "
-                f"(version {SCHEMA_VERSION}); upgrade checkpointkit"
-            )
-        for version in range(current + 1, SCHEMA_VERSION + 1):
-            for statement in st.migrations[version - 1]:
-                yield _Q(statement)
-            yield _Q(st.record_version, (version,))
-        return SCHEMA_VERSION
+        # The shared, versioned migration runner (the same one SQLite uses).
+        plan = _sql.migrate_plan(st.dialect, st.migrations)
+        try:
+            query = next(plan)
+            while True:
+                rows = yield _Q(query.sql, tuple(query.params), fetch="auto")
+                query = plan.send(rows)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
 
     def _plan_put(self, prepared: PreparedPut, use_delta: bool) -> Plan[None]:
         row = prepared.row
@@ -783,13 +783,14 @@ class PostgresSaver(_PostgresCore):
         max_idle: float = 600.0,
         max_lifetime: float = 3600.0,
         check: bool = True,
-        setup: bool = False,
+        setup: bool = True,
         pool_kwargs: Mapping[str, Any] | None = None,
     ) -> Iterator[PostgresSaver]:
         """A saver on its own ``ConnectionPool``, closed on exit.
 
         ``check`` tests each connection before lending it (pools behind proxies that drop
-        idle connections); ``max_idle``/``max_lifetime`` retire connections early.
+        idle connections); ``max_idle``/``max_lifetime`` retire connections early;
+        ``setup`` creates or migrates the schema first.
         """
         from psycopg_pool import ConnectionPool
 
@@ -832,11 +833,14 @@ class PostgresSaver(_PostgresCore):
             with self._lock:
                 yield self.conn
 
-    def _run(self, plan: Plan[T], *, write: bool) -> T:
+    def _run(self, plan: Plan[T], *, write: bool, pipeline: bool = True) -> T:
         with self._errors(), self._connection() as conn:
             _check_usable(conn)
             use_pipeline = (
-                write and self.pipeline and conn.info.pipeline_status == pq.PipelineStatus.OFF
+                write
+                and pipeline
+                and self.pipeline
+                and conn.info.pipeline_status == pq.PipelineStatus.OFF
             )
             with contextlib.ExitStack() as stack:
                 cur = stack.enter_context(conn.cursor(binary=True, row_factory=tuple_row))
@@ -857,6 +861,8 @@ class PostgresSaver(_PostgresCore):
                     result = cur.fetchall()
                 elif q.fetch == "one":
                     result = cur.fetchone()
+                elif q.fetch == "auto":
+                    result = cur.fetchall() if cur.description else []
                 q = plan.send(result)
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
@@ -864,7 +870,7 @@ class PostgresSaver(_PostgresCore):
     # -- protocol -------------------------------------------------------------------------
     def setup(self) -> None:
         """Create or migrate the schema; safe to call often, and from many processes."""
-        self._run(self._plan_setup(), write=True)
+        self._run(self._plan_setup(), write=True, pipeline=False)
 
     def put(
         self,
@@ -1099,7 +1105,7 @@ class AsyncPostgresSaver(_PostgresCore):
         max_idle: float = 600.0,
         max_lifetime: float = 3600.0,
         check: bool = True,
-        setup: bool = False,
+        setup: bool = True,
         pool_kwargs: Mapping[str, Any] | None = None,
     ) -> AsyncIterator[AsyncPostgresSaver]:
         """A saver on its own ``AsyncConnectionPool``, closed on exit (see the sync twin)."""
@@ -1147,12 +1153,15 @@ class AsyncPostgresSaver(_PostgresCore):
             async with self._alock:
                 yield self.conn
 
-    async def _run(self, plan: Plan[T], *, write: bool) -> T:
+    async def _run(self, plan: Plan[T], *, write: bool, pipeline: bool = True) -> T:
         with self._errors():
             async with self._connection() as conn:
                 _check_usable(conn)
                 use_pipeline = (
-                    write and self.pipeline and conn.info.pipeline_status == pq.PipelineStatus.OFF
+                    write
+                    and pipeline
+                    and self.pipeline
+                    and conn.info.pipeline_status == pq.PipelineStatus.OFF
                 )
                 async with contextlib.AsyncExitStack() as stack:
                     cur = await stack.enter_async_context(
@@ -1175,6 +1184,8 @@ class AsyncPostgresSaver(_PostgresCore):
                     result = await cur.fetchall()
                 elif q.fetch == "one":
                     result = await cur.fetchone()
+                elif q.fetch == "auto":
+                    result = await cur.fetchall() if cur.description else []
                 q = plan.send(result)
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
@@ -1182,7 +1193,7 @@ class AsyncPostgresSaver(_PostgresCore):
     # -- protocol (async) -----------------------------------------------------------------
     async def asetup(self) -> None:
         """Create or migrate the schema; safe to call often, and from many processes."""
-        await self._run(self._plan_setup(), write=True)
+        await self._run(self._plan_setup(), write=True, pipeline=False)
 
     async def aput(
         self,
