@@ -6,6 +6,7 @@ rules of the spec live in one place and a backend only moves rows in and out of 
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
@@ -29,7 +30,12 @@ from checkpointkit.checkpoint import (
     validate_metadata,
 )
 from checkpointkit.ids import version_number
-from checkpointkit.serde.base import DeserializationError, SerializerProtocol
+from checkpointkit.serde.base import (
+    DeserializationError,
+    SerializerProtocol,
+    dumps_bound,
+    loads_bound,
+)
 
 __all__ = [
     "KIND_DELTA",
@@ -43,6 +49,7 @@ __all__ = [
     "WriteRow",
     "as_full",
     "before_id",
+    "blob_context",
     "check_limit",
     "delta_ranges",
     "dump_metadata",
@@ -52,9 +59,12 @@ __all__ = [
     "prepare_put",
     "prepare_writes",
     "read_scope",
+    "rebind_blob",
+    "rebind_write",
     "resolve_channel_values",
     "to_tuple",
     "validate_filter",
+    "write_context",
 ]
 
 KIND_VALUE = "value"
@@ -121,6 +131,48 @@ class PreparedPut:
     row: CheckpointRow
     blobs: list[BlobRow]
     full_lists: dict[tuple[str, str], bytes]  # (channel, version) -> full JSON of list values
+
+
+# -- storage places (bound into ciphertexts by authenticating serializers) ------------------
+
+
+def blob_context(thread_id: str, ns: str, channel: str, version: str) -> tuple[str, ...]:
+    return ("blob", thread_id, ns, channel, version)
+
+
+def write_context(
+    thread_id: str, ns: str, checkpoint_id: str, task_id: str, channel: str
+) -> tuple[str, ...]:
+    return ("write", thread_id, ns, checkpoint_id, task_id, channel)
+
+
+def _load_blob(serde: SerializerProtocol, row: BlobRow) -> Any:
+    context = blob_context(row.thread_id, row.checkpoint_ns, row.channel, row.version)
+    return loads_bound(serde, (row.type or "", row.data or b""), context)
+
+
+def rebind_blob(serde: SerializerProtocol, row: BlobRow, thread_id: str) -> BlobRow:
+    """The row re-encoded for another thread (copy_thread under an authenticating serde)."""
+    if row.kind == KIND_EMPTY or not hasattr(serde, "dumps_typed_bound"):
+        return dataclasses.replace(row, thread_id=thread_id)
+    value = _load_blob(serde, row)
+    tag, data = dumps_bound(
+        serde, value, blob_context(thread_id, row.checkpoint_ns, row.channel, row.version)
+    )
+    return dataclasses.replace(row, thread_id=thread_id, type=tag, data=data)
+
+
+def rebind_write(serde: SerializerProtocol, row: WriteRow, thread_id: str) -> WriteRow:
+    """The write re-encoded for another thread (copy_thread under an authenticating serde)."""
+    if not hasattr(serde, "dumps_typed_bound"):
+        return dataclasses.replace(row, thread_id=thread_id)
+    old = write_context(
+        row.thread_id, row.checkpoint_ns, row.checkpoint_id, row.task_id, row.channel
+    )
+    value = loads_bound(serde, (row.type, row.data), old)
+    new = write_context(thread_id, row.checkpoint_ns, row.checkpoint_id, row.task_id, row.channel)
+    tag, data = dumps_bound(serde, value, new)
+    return dataclasses.replace(row, thread_id=thread_id, type=tag, data=data)
 
 
 # -- validation ---------------------------------------------------------------------------
@@ -260,7 +312,9 @@ def prepare_put(
             blobs.append(BlobRow(thread_id, ns, channel, vkey, seq, KIND_EMPTY, None, None))
             continue
         try:
-            tag, data = serde.dumps_typed(values[channel])
+            tag, data = dumps_bound(
+                serde, values[channel], blob_context(thread_id, ns, channel, vkey)
+            )
         except TypeError as exc:
             raise TypeError(f"put: channel {channel!r}: {exc}") from None
         if tag == "json" and data.startswith(b"["):
@@ -321,7 +375,9 @@ def prepare_writes(
         channel, value = item
         validate_key("channel name", channel)
         try:
-            tag, data = serde.dumps_typed(value)
+            tag, data = dumps_bound(
+                serde, value, write_context(thread_id, ns, checkpoint_id, task_id, channel)
+            )
         except TypeError as exc:
             raise TypeError(f"put_writes: channel {channel!r}: {exc}") from None
         idx = WRITES_IDX_MAP.get(channel, position)
@@ -475,7 +531,7 @@ def resolve_channel_values(
             if row.kind == KIND_DELTA:
                 values[channel] = _rebuild_delta(serde, row, by_key)
             else:
-                values[channel] = serde.loads_typed((row.type or "", row.data or b""))
+                values[channel] = _load_blob(serde, row)
         except (DeserializationError, ValueError, KeyError, TypeError) as exc:
             raise CorruptCheckpointError(
                 f"cannot load channel {channel!r} of {where}: {exc}"
@@ -494,11 +550,11 @@ def _rebuild_delta(
         if len(chain) > 100_000:
             raise ValueError("delta chain does not end")
         chain.append(base)
-    value = serde.loads_typed((chain[-1].type or "", chain[-1].data or b""))
+    value = _load_blob(serde, chain[-1])
     if not isinstance(value, list):
         raise ValueError("delta chain does not start from a list")
     for link in reversed(chain[:-1]):
-        items = serde.loads_typed((link.type or "", link.data or b""))
+        items = _load_blob(serde, link)
         if not isinstance(items, list):
             raise ValueError("delta row does not hold a list")
         value.extend(items)
@@ -527,7 +583,11 @@ def to_tuple(
     pending: list[PendingWrite] = []
     for w in sorted(writes, key=lambda w: (w.task_id, w.idx)):
         try:
-            value = serde.loads_typed((w.type, w.data))
+            value = loads_bound(
+                serde,
+                (w.type, w.data),
+                write_context(w.thread_id, w.checkpoint_ns, w.checkpoint_id, w.task_id, w.channel),
+            )
         except (DeserializationError, ValueError, TypeError) as exc:
             raise CorruptCheckpointError(
                 f"cannot load write {w.channel!r} of task {w.task_id!r} on {where}: {exc}"

@@ -185,11 +185,13 @@ class MemorySaver(SaverBase):
                 ns: {cid: _retarget(row, target) for cid, row in rows.items()}
                 for ns, rows in self._checkpoints[source].items()
             }
+            # Re-encoded, not just relabelled: an authenticating serde binds values to the thread.
             self._blobs[target] = {
-                key: _retarget(blob, target) for key, blob in self._blobs.get(source, {}).items()
+                key: _core.rebind_blob(self.serde, blob, target)
+                for key, blob in self._blobs.get(source, {}).items()
             }
             self._writes[target] = {
-                key: {wk: _retarget(w, target) for wk, w in bucket.items()}
+                key: {wk: _core.rebind_write(self.serde, w, target) for wk, w in bucket.items()}
                 for key, bucket in self._writes.get(source, {}).items()
             }
 

@@ -1,0 +1,21 @@
+"""The memory saver with encryption at rest, through the whole conformance suite."""
+
+from __future__ import annotations
+
+import pytest
+
+from checkpointkit.backends.memory import MemorySaver
+from checkpointkit.conformance import Capabilities, SaverConformance
+from checkpointkit.serde.encrypted import EncryptedSerializer
+
+KEY = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+
+
+class TestEncryptedMemorySaver(SaverConformance):
+    capabilities = Capabilities(
+        list_threads=True, copy_thread=True, prune=True, delete_for_runs=True
+    )
+
+    @pytest.fixture
+    def saver(self) -> MemorySaver:
+        return MemorySaver(serde=EncryptedSerializer(KEY))
