@@ -43,7 +43,7 @@ def test_upgrade_from_schema_1(tmp_path: Path) -> None:
     shutil.copy(FIXTURES / "sqlite_v1.db", path)
     assert _versions(path) == [1]
     with SqliteSaver.from_conn_string(path) as saver:
-        assert _versions(path) == list(range(1, SCHEMA_VERSION + 1)) == [1, 2]
+        assert _versions(path) == list(range(1, SCHEMA_VERSION + 1)) == [1, 2, 3]
         latest = saver.get_tuple(checkpoint_config("old-thread"))
         assert latest is not None
         assert latest.checkpoint["id"] == _cid(3)
@@ -88,7 +88,7 @@ def test_upgrade_from_schema_1(tmp_path: Path) -> None:
         assert got is not None
         assert got.checkpoint["channel_values"]["messages"][-1] == "message 4"
     with SqliteSaver.from_conn_string(path) as again:  # setup on an up-to-date file: no-op
-        assert _versions(path) == [1, 2]
+        assert _versions(path) == [1, 2, 3]
         assert len(list(again.list(None))) == 3
 
 
@@ -99,7 +99,7 @@ def test_setup_is_idempotent(tmp_path: Path) -> None:
         saver.setup()
     with SqliteSaver.from_conn_string(path) as saver:
         saver.setup()
-    assert _versions(path) == [1, 2]
+    assert _versions(path) == [1, 2, 3]
 
 
 def _setup_in_process(
@@ -127,7 +127,7 @@ def test_setup_races_between_processes(tmp_path: Path) -> None:
     for p in procs:
         p.join(30)
     assert results == ["ok"] * n
-    assert _versions(Path(path)) == [1, 2]
+    assert _versions(Path(path)) == [1, 2, 3]
     with SqliteSaver.from_conn_string(path) as saver:
         assert len(list(saver.list(None))) == n
 
@@ -191,4 +191,4 @@ async def test_async_saver_on_given_aiosqlite_connection(tmp_path: Path) -> None
         await saver.aclose()  # not ours: stays open
         found = await saver.aget_tuple(config)
         assert found is not None and found.checkpoint["channel_values"] == {"a": 1}
-    assert _versions(tmp_path / "a.db") == [1, 2]
+    assert _versions(tmp_path / "a.db") == [1, 2, 3]

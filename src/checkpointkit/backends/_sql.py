@@ -216,6 +216,13 @@ def _cols(names: Sequence[str], prefix: str = "") -> str:
     return ", ".join(prefix + n for n in names)
 
 
+def _rows(param: str, width: int, count: int) -> str:
+    # Key lists are joined as a VALUES table: SQLite scans the table for a multi-row
+    # "(a, b) IN (VALUES ...)" but looks each key up in the primary key for a join.
+    row = "(" + ", ".join([param] * width) + ")"
+    return ", ".join([row] * count)
+
+
 def _chunks(items: Sequence[T], size: int) -> Iterable[Sequence[T]]:
     for start in range(0, len(items), max(1, size)):
         yield items[start : start + size]
@@ -340,10 +347,11 @@ def put_plan(dialect: Dialect, prepared: PreparedPut) -> Plan[PreparedPut]:
         keys = sorted((c, v) for c, v in wanted if v is not None)
         for chunk in _chunks(keys, dialect.max_params // 2 - 2):
             found = yield Query(
-                f"SELECT channel, version, kind, seq, snapshot_seq FROM {dialect.blobs} "
-                f"WHERE thread_id = {p} AND checkpoint_ns = {p} AND (channel, version) IN "
-                f"(VALUES {', '.join([f'({p}, {p})'] * len(chunk))})",
-                [row.thread_id, row.checkpoint_ns, *(x for key in chunk for x in key)],
+                f"WITH k (channel, version) AS (VALUES {_rows(p, 2, len(chunk))}) "
+                "SELECT b.channel, b.version, b.kind, b.seq, b.snapshot_seq "
+                f"FROM k JOIN {dialect.blobs} b ON b.thread_id = {p} AND b.checkpoint_ns = {p} "
+                "AND b.channel = k.channel AND b.version = k.version",
+                [*(x for key in chunk for x in key), row.thread_id, row.checkpoint_ns],
             )
             existing.update({(r[0], r[1]): r for r in found})
     inserted: list[BlobRow] = []
@@ -417,9 +425,10 @@ def _parts_plan(
     blobs: dict[tuple[str, str, str, str], BlobRow] = {}
     for chunk in _chunks(sorted(blob_keys), dialect.max_params // 4):
         found = yield Query(
-            f"SELECT {_cols(BLOB_COLUMNS)} FROM {dialect.blobs} "
-            "WHERE (thread_id, checkpoint_ns, channel, version) IN "
-            f"(VALUES {', '.join([f'({p}, {p}, {p}, {p})'] * len(chunk))})",
+            f"WITH k (t, n, c, v) AS (VALUES {_rows(p, 4, len(chunk))}) "
+            f"SELECT {_cols(BLOB_COLUMNS, 'b.')} FROM k JOIN {dialect.blobs} b "
+            "ON b.thread_id = k.t AND b.checkpoint_ns = k.n AND b.channel = k.c "
+            "AND b.version = k.v",
             [x for key in chunk for x in key],
         )
         for r in found:
@@ -450,9 +459,9 @@ def _parts_plan(
     ids = sorted({(r.thread_id, r.checkpoint_ns, r.checkpoint_id) for r in rows})
     for id_chunk in _chunks(ids, dialect.max_params // 3):
         found = yield Query(
-            f"SELECT {_cols(WRITE_COLUMNS)} FROM {dialect.writes} "
-            "WHERE (thread_id, checkpoint_ns, checkpoint_id) IN "
-            f"(VALUES {', '.join([f'({p}, {p}, {p})'] * len(id_chunk))})",
+            f"WITH k (t, n, i) AS (VALUES {_rows(p, 3, len(id_chunk))}) "
+            f"SELECT {_cols(WRITE_COLUMNS, 'w.')} FROM k JOIN {dialect.writes} w "
+            "ON w.thread_id = k.t AND w.checkpoint_ns = k.n AND w.checkpoint_id = k.i",
             [x for key in id_chunk for x in key],
         )
         for r in found:
@@ -562,11 +571,12 @@ def list_page_plan(
         params.append(cursor.before)
     if cursor.after is not None:
         cid, tid, ns = cursor.after
+        # The first bound is redundant but lets the database range-scan an index.
         where.append(
-            f"(c.checkpoint_id < {p} OR (c.checkpoint_id = {p} AND "
+            f"c.checkpoint_id <= {p} AND (c.checkpoint_id < {p} OR (c.checkpoint_id = {p} AND "
             f"(c.thread_id > {p} OR (c.thread_id = {p} AND c.checkpoint_ns > {p}))))"
         )
-        params.extend([cid, cid, tid, tid, ns])
+        params.extend([cid, cid, cid, tid, tid, ns])
     clauses, fparams, exact = render_filter(dialect, "c.metadata", cursor.terms)
     where.extend(clauses)
     params.extend(fparams)

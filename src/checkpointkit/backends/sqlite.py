@@ -89,6 +89,14 @@ MIGRATIONS: tuple[Migration, ...] = (
             "(thread_id, checkpoint_ns, channel, seq)",
         ),
     ),
+    Migration(
+        3,
+        "index for listing a thread newest first",
+        (
+            "CREATE INDEX checkpoints_thread_list_idx ON checkpoints "
+            "(thread_id, checkpoint_id DESC, checkpoint_ns)",
+        ),
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
