@@ -48,3 +48,26 @@ class TestPostgresSaver(SaverConformance):
         return SaverFactory(
             "checkpointkit.backends.postgres:PostgresSaver.from_conn_string", args=(pg_url,)
         )
+
+
+class TestEncryptedPostgresSaver(SaverConformance):
+    """Encryption at rest: values are bound to their storage place, copies are re-sealed."""
+
+    capabilities = Capabilities(
+        list_threads=True, copy_thread=True, prune=True, delete_for_runs=True
+    )
+
+    @pytest.fixture
+    def saver(self, pg_url: str) -> Iterator[PostgresSaver]:
+        with PostgresSaver.from_conn_string(pg_url, schema="encrypted", serde=_encrypted()) as s:
+            yield s
+
+    @pytest.fixture
+    def async_saver(self, pg_url: str) -> Any:
+        return AsyncPostgresSaver.from_conn_string(pg_url, schema="encrypted", serde=_encrypted())
+
+
+def _encrypted() -> Any:
+    from checkpointkit.serde.encrypted import EncryptedSerializer
+
+    return EncryptedSerializer("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff")

@@ -246,6 +246,26 @@ FROM b JOIN {s}.ck_blobs d ON b.kind = 'delta' AND d.thread_id = b.thread_id
                 idx, channel, type, data, task_path
                 FROM {s}.ck_writes WHERE thread_id = %(source)s""",
         ]
+        self.thread_blobs = f"""SELECT checkpoint_ns, channel, version, kind, type, data,
+            base_version FROM {s}.ck_blobs WHERE thread_id = %s"""
+        # Same rows as the source's, with the re-sealed type and data.
+        self.copy_blobs_resealed = f"""
+INSERT INTO {s}.ck_blobs (thread_id, checkpoint_ns, channel, seq, version, kind, type, data,
+                          base_version, snapshot_seq)
+SELECT %(target)s, b.checkpoint_ns, b.channel, b.seq, b.version, b.kind, u.type, u.data,
+       b.base_version, b.snapshot_seq
+FROM unnest(%(nss)s::text[], %(channels)s::text[], %(versions)s::text[], %(types)s::text[],
+            %(datas)s::bytea[]) AS u(ns, channel, version, type, data)
+JOIN {s}.ck_blobs b ON b.thread_id = %(source)s AND b.checkpoint_ns = u.ns
+    AND b.channel = u.channel AND b.version = u.version"""
+        self.thread_writes = f"""SELECT checkpoint_ns, checkpoint_id, task_id, idx, channel, type,
+            data, task_path FROM {s}.ck_writes WHERE thread_id = %s"""
+        self.insert_writes_rows = f"""
+INSERT INTO {s}.ck_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel,
+                           type, data, task_path)
+SELECT %(thread)s, u.* FROM unnest(%(nss)s::text[], %(ids)s::text[], %(tasks)s::text[],
+    %(idxs)s::int[], %(channels)s::text[], %(types)s::text[], %(datas)s::bytea[],
+    %(paths)s::text[]) AS u"""
         self.keep_latest = [
             f"""DELETE FROM {s}.ck_checkpoints c WHERE c.thread_id = %(thread)s
                 AND c.checkpoint_id < (SELECT max(m.checkpoint_id) FROM {s}.ck_checkpoints m
@@ -579,8 +599,51 @@ class _PostgresCore(SaverBase):
             return
         for statement in st.delete_thread[:2]:  # leftover writes/values of the target
             yield _Q(statement, (target,))
-        for statement in st.copy_thread:
-            yield _Q(statement, {"source": source, "target": target})
+        if not hasattr(self.serde, "dumps_typed_bound"):
+            for statement in st.copy_thread:
+                yield _Q(statement, {"source": source, "target": target})
+            return
+        # An authenticating serde binds each value to its thread: re-seal, not relabel.
+        yield _Q(st.copy_thread[0], {"source": source, "target": target})
+        rows = yield _Q(st.thread_blobs, (source,), fetch="all")
+        blobs = [
+            _core.rebind_blob(
+                self.serde,
+                BlobRow(source, ns, ch, ver, 0, kind, typ, data, base, None),
+                target,
+            )
+            for ns, ch, ver, kind, typ, data, base in rows
+        ]
+        if blobs:
+            yield _Q(
+                st.copy_blobs_resealed,
+                {
+                    "source": source,
+                    "target": target,
+                    "nss": [b.checkpoint_ns for b in blobs],
+                    "channels": [b.channel for b in blobs],
+                    "versions": [b.version for b in blobs],
+                    "types": [b.type for b in blobs],
+                    "datas": [b.data for b in blobs],
+                },
+            )
+        rows = yield _Q(st.thread_writes, (source,), fetch="all")
+        writes = [_core.rebind_write(self.serde, WriteRow(source, *r), target) for r in rows]
+        if writes:
+            yield _Q(
+                st.insert_writes_rows,
+                {
+                    "thread": target,
+                    "nss": [w.checkpoint_ns for w in writes],
+                    "ids": [w.checkpoint_id for w in writes],
+                    "tasks": [w.task_id for w in writes],
+                    "idxs": [w.idx for w in writes],
+                    "channels": [w.channel for w in writes],
+                    "types": [w.type for w in writes],
+                    "datas": [w.data for w in writes],
+                    "paths": [w.task_path for w in writes],
+                },
+            )
 
     def _plan_prune(self, thread_ids: Sequence[str], strategy: str) -> Plan[None]:
         yield from self._lock_threads(thread_ids)
