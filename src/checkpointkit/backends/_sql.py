@@ -412,17 +412,20 @@ def put_writes_plan(dialect: Dialect, rows: Sequence[WriteRow]) -> Plan[None]:
 # -- read plans ---------------------------------------------------------------------------
 
 
+_BlobKey = tuple[str, str, str, str]  # (thread, ns, channel, version)
+
+
 def _parts_plan(
     dialect: Dialect, rows: Sequence[CheckpointRow]
-) -> Plan[tuple[dict[tuple[str, str], list[BlobRow]], dict[tuple[str, str, str], list[WriteRow]]]]:
-    """Blob rows (with delta chains) per (thread, ns) and write rows per checkpoint."""
+) -> Plan[tuple[dict[_BlobKey, BlobRow], dict[tuple[str, str, str], list[WriteRow]]]]:
+    """Blob rows (with delta chains) by key and write rows per checkpoint."""
     p = dialect.param
     blob_keys: set[tuple[str, str, str, str]] = set()
     for row in rows:
         versions = orjson.loads(row.checkpoint).get("channel_versions") or {}
         for channel, version in versions.items():
             blob_keys.add((row.thread_id, row.checkpoint_ns, channel, str(version)))
-    blobs: dict[tuple[str, str, str, str], BlobRow] = {}
+    blobs: dict[_BlobKey, BlobRow] = {}
     for chunk in _chunks(sorted(blob_keys), dialect.max_params // 4):
         found = yield Query(
             f"WITH k (t, n, c, v) AS (VALUES {_rows(p, 4, len(chunk))}) "
@@ -452,9 +455,6 @@ def _parts_plan(
         for r in found:
             b = blob_row(r)
             blobs.setdefault((b.thread_id, b.checkpoint_ns, b.channel, b.version), b)
-    by_scope: dict[tuple[str, str], list[BlobRow]] = {}
-    for b in blobs.values():
-        by_scope.setdefault((b.thread_id, b.checkpoint_ns), []).append(b)
     writes: dict[tuple[str, str, str], list[WriteRow]] = {}
     ids = sorted({(r.thread_id, r.checkpoint_ns, r.checkpoint_id) for r in rows})
     for id_chunk in _chunks(ids, dialect.max_params // 3):
@@ -467,7 +467,7 @@ def _parts_plan(
         for r in found:
             w = write_row(r)
             writes.setdefault((w.thread_id, w.checkpoint_ns, w.checkpoint_id), []).append(w)
-    return by_scope, writes
+    return blobs, writes
 
 
 def _tuples_plan(
@@ -480,11 +480,28 @@ def _tuples_plan(
         _core.to_tuple(
             serde,
             row,
-            blobs.get((row.thread_id, row.checkpoint_ns), []),
+            _row_blobs(row, blobs),
             writes.get((row.thread_id, row.checkpoint_ns, row.checkpoint_id), []),
         )
         for row in rows
     ]
+
+
+def _row_blobs(row: CheckpointRow, blobs: Mapping[_BlobKey, BlobRow]) -> list[BlobRow]:
+    """The rows one checkpoint reads (delta chains followed), not the whole page's."""
+    out: list[BlobRow] = []
+    versions = orjson.loads(row.checkpoint).get("channel_versions") or {}
+    for channel, version in versions.items():
+        key = (row.thread_id, row.checkpoint_ns, channel, str(version))
+        for _ in range(100_000):
+            blob = blobs.get(key)
+            if blob is None:
+                break
+            out.append(blob)
+            if blob.kind != KIND_DELTA or blob.base_version is None:
+                break
+            key = (row.thread_id, row.checkpoint_ns, channel, blob.base_version)
+    return out
 
 
 def get_tuple_plan(
