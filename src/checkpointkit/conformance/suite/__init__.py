@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from checkpointkit.conformance.scenarios import SCENARIO_SUITES
 from checkpointkit.conformance.suite.test_delete import DeleteTests
 from checkpointkit.conformance.suite.test_get_tuple import GetTupleTests
 from checkpointkit.conformance.suite.test_keys import KeyTests
@@ -26,6 +27,7 @@ ALL_SUITES: tuple[type, ...] = (
     LifecycleTests,
     PersistenceTests,
     StatefulTests,
+    *SCENARIO_SUITES,
 )
 
 __all__ = ["ALL_SUITES"]
