@@ -62,10 +62,28 @@ def _as_list(value: Any) -> list[Any]:
     return [value]
 
 
+def _ensure_ids(messages: list[Any]) -> list[Any]:
+    """The messages with an id each; the same list when they all have one (the usual case)."""
+    out: list[Any] | None = None
+    for i, msg in enumerate(messages):
+        has_id = (msg.get("id") if type(msg) is dict else getattr(msg, "id", None)) is not None
+        if has_id and out is None:
+            continue
+        if out is None:
+            out = list(messages[:i])
+        out.append(msg if has_id else _with_id(_coerce(msg)))
+    return messages if out is None else out
+
+
 def add_messages(left: Any, right: Any) -> list[Any]:
     """Merge ``right`` into ``left``: new ids append, known ids replace in place, removals delete."""
-    old = [_with_id(_coerce(m)) for m in _as_list(left)]
-    new = [m if _is_remove(m) else _with_id(_coerce(m)) for m in _as_list(right)]
+    old = _ensure_ids(_as_list(left))
+    incoming = _as_list(right)
+    # Messages that arrive without an id get a fresh one, so they can only append.
+    keyed = [m for m in incoming if _is_remove(m) or _message_id(m) is not None]
+    new = [m if _is_remove(m) else _with_id(_coerce(m)) for m in incoming]
+    if not keyed:
+        return [*old, *new]
     # Everything up to the last "remove all" marker is dropped, left included.
     for i in range(len(new) - 1, -1, -1):
         if _is_remove(new[i]) and _message_id(new[i]) == REMOVE_ALL_MESSAGES:
@@ -81,16 +99,13 @@ def add_messages(left: Any, right: Any) -> list[Any]:
                     f"Attempting to delete a message with an ID that doesn't exist ('{mid}')"
                 )
             removed.add(mid)
-        elif mid in index and mid not in removed:
+        elif mid in index:
+            removed.discard(mid)  # re-adding a removed id brings it back in place
             merged[index[mid]] = msg
         else:
-            if mid in removed:
-                removed.discard(mid)
-                merged[index[mid]] = msg
-                continue
             index[mid] = len(merged)
             merged.append(msg)
-    return [m for m in merged if _message_id(m) not in removed]
+    return [m for m in merged if _message_id(m) not in removed] if removed else merged
 
 
 class MessagesState(TypedDict):
