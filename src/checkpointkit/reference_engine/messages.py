@@ -6,16 +6,11 @@ import dataclasses
 import uuid
 from typing import Annotated, Any, TypedDict
 
+from checkpointkit.reference_engine.types import RemoveMessage
+
 __all__ = ["REMOVE_ALL_MESSAGES", "MessagesState", "RemoveMessage", "add_messages"]
 
 REMOVE_ALL_MESSAGES = "__remove_all__"
-
-
-@dataclasses.dataclass
-class RemoveMessage:
-    """Written into a messages field, deletes the message with this id (or all of them)."""
-
-    id: str
 
 
 def _message_id(msg: Any) -> Any:

@@ -13,6 +13,7 @@ __all__ = [
     "Interrupt",
     "Overwrite",
     "PregelTask",
+    "RemoveMessage",
     "Runtime",
     "Send",
     "StateSnapshot",
@@ -44,6 +45,13 @@ class Overwrite:
     """Replace a reducer field's value instead of reducing into it."""
 
     value: Any
+
+
+@dataclasses.dataclass
+class RemoveMessage:
+    """Written into a messages field, deletes the message with this id (or all of them)."""
+
+    id: str
 
 
 @dataclasses.dataclass
@@ -106,3 +114,4 @@ class Runtime(Generic[ContextT]):
 register_type(Interrupt, name="checkpointkit.reference_engine.Interrupt")
 register_type(Send, name="checkpointkit.reference_engine.Send")
 register_type(Overwrite, name="checkpointkit.reference_engine.Overwrite")
+register_type(RemoveMessage, name="checkpointkit.reference_engine.RemoveMessage")
