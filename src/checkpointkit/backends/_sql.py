@@ -645,8 +645,14 @@ def list_threads_plan(dialect: Dialect, limit: int | None, after: str | None) ->
     return [str(r[0]) for r in found]
 
 
-def copy_thread_plan(dialect: Dialect, source: str, target: str) -> Plan[bool]:
-    """Copy every row of ``source`` to ``target``; returns whether anything was copied."""
+def copy_thread_plan(
+    dialect: Dialect, source: str, target: str, serde: SerializerProtocol | None = None
+) -> Plan[bool]:
+    """Copy every row of ``source`` to ``target``; returns whether anything was copied.
+
+    Give ``serde`` when it may authenticate storage places (``dumps_typed_bound``): values
+    and writes are then re-sealed for the target thread instead of relabelled.
+    """
     p = dialect.param
     found = yield Query(
         f"SELECT 1 FROM {dialect.checkpoints} WHERE thread_id = {p} LIMIT 1", (target,)
@@ -660,6 +666,7 @@ def copy_thread_plan(dialect: Dialect, source: str, target: str) -> Plan[bool]:
     )
     if not found:
         return False
+    reseal = serde is not None and hasattr(serde, "dumps_typed_bound")
     for table, columns in (
         (dialect.checkpoints, CHECKPOINT_COLUMNS),
         (dialect.blobs, BLOB_COLUMNS),
@@ -668,6 +675,24 @@ def copy_thread_plan(dialect: Dialect, source: str, target: str) -> Plan[bool]:
         # Stray target rows (writes that arrived before any checkpoint) are replaced.
         if table != dialect.checkpoints:
             yield Query(f"DELETE FROM {table} WHERE thread_id = {p}", (target,))
+        if reseal and table != dialect.checkpoints:
+            assert serde is not None
+            rows = yield Query(
+                f"SELECT {_cols(columns)} FROM {table} WHERE thread_id = {p}", (source,)
+            )
+            moved: list[Any] = [
+                _core.rebind_blob(serde, blob_row(r), target)
+                if table == dialect.blobs
+                else _core.rebind_write(serde, write_row(r), target)
+                for r in rows
+            ]
+            if moved:
+                yield Query(
+                    f"INSERT INTO {table} ({_cols(columns)}) VALUES ({dialect.marks(len(columns))})",
+                    [dataclasses.astuple(m) for m in moved],
+                    many=True,
+                )
+            continue
         yield Query(
             f"INSERT INTO {table} ({_cols(columns)}) SELECT {p}, {_cols(columns[1:])} "
             f"FROM {table} WHERE thread_id = {p}",

@@ -337,7 +337,7 @@ class SqliteSaver(_Common):
         source = validate_key("source_thread_id", source_thread_id)
         target = validate_key("target_thread_id", target_thread_id)
         with self._lock:
-            self._run(lambda: _sql.copy_thread_plan(SQLITE, source, target), "write")
+            self._run(lambda: _sql.copy_thread_plan(SQLITE, source, target, self.serde), "write")
             self._forget([target])
 
     def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
@@ -636,7 +636,7 @@ class AsyncSqliteSaver(_Common):
     async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
         source = validate_key("source_thread_id", source_thread_id)
         target = validate_key("target_thread_id", target_thread_id)
-        await self._run(lambda: _sql.copy_thread_plan(SQLITE, source, target), "write")
+        await self._run(lambda: _sql.copy_thread_plan(SQLITE, source, target, self.serde), "write")
         self._forget([target])
 
     async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
