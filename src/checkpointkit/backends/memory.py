@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import threading
+import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
@@ -21,6 +22,7 @@ from checkpointkit.checkpoint import (
     checkpoint_config,
     validate_key,
 )
+from checkpointkit.runs import InProcessRunLocks, RunLease
 from checkpointkit.serde import SerializerProtocol
 
 __all__ = ["InMemorySaver", "MemorySaver"]
@@ -42,6 +44,7 @@ class MemorySaver(SaverBase):
         self._checkpoints: dict[str, dict[str, dict[str, CheckpointRow]]] = {}
         self._blobs: dict[str, dict[_BlobKey, BlobRow]] = {}
         self._writes: dict[str, dict[tuple[str, str], dict[_WriteKey, WriteRow]]] = {}
+        self._runs = InProcessRunLocks(f"memory:{uuid.uuid4()}")
 
     # -- core protocol ------------------------------------------------------------------
     def put(
@@ -245,6 +248,14 @@ class MemorySaver(SaverBase):
         )
         for bkey in [k for k in blobs if k not in live]:
             del blobs[bkey]
+
+    def acquire_run(self, thread_id: str, *, owner: str | None = None) -> RunLease:
+        """Hold ``thread_id`` for one run (capability ``exclusive_runs``); a held thread
+        raises ``ThreadBusyError`` at once."""
+        return self._runs.acquire(thread_id, owner)
+
+    async def aacquire_run(self, thread_id: str, *, owner: str | None = None) -> RunLease:
+        return self._runs.acquire(thread_id, owner)
 
     # -- async twins ---------------------------------------------------------------------
     async def aput(

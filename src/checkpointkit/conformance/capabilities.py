@@ -27,6 +27,15 @@ class Capability(str, enum.Enum):
     """``prune`` keeps the latest checkpoint per namespace, or deletes whole threads."""
     DELETE_FOR_RUNS = "delete_for_runs"
     """``delete_for_runs`` deletes the checkpoints a run created, and their writes."""
+    MULTI_PROCESS = "multi_process"
+    """Several processes may open the same storage and write to it at once (needs
+    ``saver_factory``)."""
+    EXCLUSIVE_RUNS = "exclusive_runs"
+    """``acquire_run(thread_id)`` / ``aacquire_run`` lease a thread to one run; a second
+    run on it raises ``checkpointkit.errors.ThreadBusyError`` at once."""
+    TAMPER = "tamper"
+    """The saver author gives a ``tamper`` fixture (``conformance.reliability.Tamper``) that
+    reads and rewrites stored value rows, for the corrupted-row tests."""
 
     def __str__(self) -> str:
         return self.value
@@ -44,6 +53,9 @@ class Capabilities:
     copy_thread: bool = False
     prune: bool = False
     delete_for_runs: bool = False
+    multi_process: bool = False
+    exclusive_runs: bool = False
+    tamper: bool = False
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):

@@ -499,11 +499,16 @@ class CompiledStateGraph:
             context=context,
         )
         single = isinstance(stream_mode, str)
-        for mode, payload in _drive_sync(run.main(input)):
-            if mode == "__result__":
-                run.finish(payload)
-                return
-            yield payload if single else (mode, payload)
+        lease = _acquire_run(run)
+        try:
+            for mode, payload in _drive_sync(run.main(input)):
+                if mode == "__result__":
+                    run.finish(payload)
+                    return
+                yield payload if single else (mode, payload)
+        finally:
+            if lease is not None:
+                lease.release()
 
     def invoke(
         self,
@@ -529,11 +534,16 @@ class CompiledStateGraph:
             context=context,
         )
         chunks: list[Any] = []
-        for mode, payload in _drive_sync(run.main(input)):
-            if mode == "__result__":
-                out = run.finish(payload)
-                return out if stream_mode == "values" else chunks
-            chunks.append(payload)
+        lease = _acquire_run(run)
+        try:
+            for mode, payload in _drive_sync(run.main(input)):
+                if mode == "__result__":
+                    out = run.finish(payload)
+                    return out if stream_mode == "values" else chunks
+                chunks.append(payload)
+        finally:
+            if lease is not None:
+                lease.release()
         raise AssertionError("the run ended without a result")  # pragma: no cover
 
     async def astream(
@@ -561,11 +571,16 @@ class CompiledStateGraph:
         )
         run.is_async = True
         single = isinstance(stream_mode, str)
-        async for mode, payload in _drive_async(run.main(input)):
-            if mode == "__result__":
-                run.finish(payload)
-                return
-            yield payload if single else (mode, payload)
+        lease = await _aacquire_run(run)
+        try:
+            async for mode, payload in _drive_async(run.main(input)):
+                if mode == "__result__":
+                    run.finish(payload)
+                    return
+                yield payload if single else (mode, payload)
+        finally:
+            if lease is not None:
+                await lease.arelease()
 
     async def ainvoke(
         self,
@@ -592,11 +607,16 @@ class CompiledStateGraph:
         )
         run.is_async = True
         chunks: list[Any] = []
-        async for mode, payload in _drive_async(run.main(input)):
-            if mode == "__result__":
-                out = run.finish(payload)
-                return out if stream_mode == "values" else chunks
-            chunks.append(payload)
+        lease = await _aacquire_run(run)
+        try:
+            async for mode, payload in _drive_async(run.main(input)):
+                if mode == "__result__":
+                    out = run.finish(payload)
+                    return out if stream_mode == "values" else chunks
+                chunks.append(payload)
+        finally:
+            if lease is not None:
+                await lease.arelease()
         raise AssertionError("the run ended without a result")  # pragma: no cover
 
     # -- state API ------------------------------------------------------------------------
@@ -1006,6 +1026,22 @@ def _create_checkpoint(
         if updated is not None
         else checkpoint.get("updated_channels"),
     )
+
+
+def _acquire_run(run: _Run) -> Any:
+    """The run's lease on its thread when the saver grants exclusive runs (root runs only);
+    a busy thread raises ``ThreadBusyError`` before anything runs."""
+    if run.nested or run.saver is None or run.thread_id is None:
+        return None
+    acquire = getattr(run.saver, "acquire_run", None)
+    return acquire(run.thread_id) if callable(acquire) else None
+
+
+async def _aacquire_run(run: _Run) -> Any:
+    if run.nested or run.saver is None or run.thread_id is None:
+        return None
+    acquire = getattr(run.saver, "aacquire_run", None)
+    return await acquire(run.thread_id) if callable(acquire) else None
 
 
 class _RunResult(NamedTuple):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from checkpointkit.conformance.reliability import RELIABILITY_SUITES
 from checkpointkit.conformance.scenarios import SCENARIO_SUITES
 from checkpointkit.conformance.suite.test_delete import DeleteTests
 from checkpointkit.conformance.suite.test_get_tuple import GetTupleTests
@@ -28,6 +29,7 @@ ALL_SUITES: tuple[type, ...] = (
     PersistenceTests,
     StatefulTests,
     *SCENARIO_SUITES,
+    *RELIABILITY_SUITES,
 )
 
 __all__ = ["ALL_SUITES"]
