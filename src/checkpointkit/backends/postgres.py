@@ -114,6 +114,26 @@ _SEQ_OF = (
 
 
 def _read_sql(s: str, where: str, order_limit: bool = True) -> str:
+    # Per channel: probe its (channel, version) row, then read that row, or for a delta row
+    # its whole chain (seq from the snapshot up to its own), in one index range scan.
+    # OFFSET 0 keeps each lateral a parameterised index probe: the planner cannot estimate
+    # json_each_text and would otherwise hash-join whole threads.
+    blobs = f"""
+        SELECT d.channel, d.version, d.kind, d.type, d.data, d.base_version
+        FROM json_each_text(c.checkpoint -> 'channel_versions') AS v(channel, version)
+        CROSS JOIN LATERAL (
+            SELECT b.kind, b.seq, b.snapshot_seq FROM {s}.ck_blobs b
+            WHERE b.thread_id = c.thread_id AND b.checkpoint_ns = c.checkpoint_ns
+              AND b.channel = v.channel AND b.seq = {_SEQ_OF} AND b.version = v.version
+            OFFSET 0) k
+        CROSS JOIN LATERAL (
+            SELECT * FROM {s}.ck_blobs d
+            WHERE d.thread_id = c.thread_id AND d.checkpoint_ns = c.checkpoint_ns
+              AND d.channel = v.channel
+              AND d.seq BETWEEN (CASE WHEN k.kind = 'delta' THEN k.snapshot_seq ELSE k.seq END)
+                            AND k.seq
+              AND (k.kind = 'delta' OR d.version = v.version)
+            OFFSET 0) d"""
     limit = (
         "ORDER BY checkpoint_id DESC, thread_id, checkpoint_ns LIMIT %(limit)s"
         if order_limit
@@ -133,28 +153,16 @@ LEFT JOIN LATERAL (
     SELECT array_agg(x.channel) AS channels, array_agg(x.version) AS versions,
            array_agg(x.kind) AS kinds, array_agg(x.type) AS types,
            array_agg(x.data) AS datas, array_agg(x.base_version) AS bases
-    FROM (
-        SELECT {_BLOB_COLS}
-        FROM json_each_text(c.checkpoint -> 'channel_versions') AS v(channel, version)
-        JOIN {s}.ck_blobs b ON b.thread_id = c.thread_id AND b.checkpoint_ns = c.checkpoint_ns
-            AND b.channel = v.channel AND b.seq = {_SEQ_OF} AND b.version = v.version
-        UNION ALL
-        SELECT d.channel, d.version, d.kind, d.type, d.data, d.base_version
-        FROM json_each_text(c.checkpoint -> 'channel_versions') AS v(channel, version)
-        JOIN {s}.ck_blobs b ON b.thread_id = c.thread_id AND b.checkpoint_ns = c.checkpoint_ns
-            AND b.channel = v.channel AND b.seq = {_SEQ_OF} AND b.version = v.version
-            AND b.kind = 'delta'
-        JOIN {s}.ck_blobs d ON d.thread_id = c.thread_id AND d.checkpoint_ns = c.checkpoint_ns
-            AND d.channel = b.channel AND d.seq >= b.snapshot_seq AND d.seq < b.seq
+    FROM ({blobs}
     ) x
 ) bl ON true
 LEFT JOIN LATERAL (
-    SELECT array_agg(w.task_id ORDER BY w.task_id, w.idx) AS task_ids,
-           array_agg(w.idx ORDER BY w.task_id, w.idx) AS idxs,
-           array_agg(w.channel ORDER BY w.task_id, w.idx) AS channels,
-           array_agg(w.type ORDER BY w.task_id, w.idx) AS types,
-           array_agg(w.data ORDER BY w.task_id, w.idx) AS datas,
-           array_agg(w.task_path ORDER BY w.task_id, w.idx) AS paths
+    SELECT array_agg(w.task_id) AS task_ids,
+           array_agg(w.idx) AS idxs,
+           array_agg(w.channel) AS channels,
+           array_agg(w.type) AS types,
+           array_agg(w.data) AS datas,
+           array_agg(w.task_path) AS paths
     FROM {s}.ck_writes w
     WHERE w.thread_id = c.thread_id AND w.checkpoint_ns = c.checkpoint_ns
       AND w.checkpoint_id = c.checkpoint_id
@@ -766,6 +774,20 @@ class _PostgresCore(SaverBase):
             ) from exc
 
 
+# Our statements are index probes whatever the parameters, so a prepared statement may use its
+# generic plan at once instead of re-planning (about 1 ms each) five more times. Only on the
+# pools the saver creates, and never with prepare_threshold=None (PgBouncer: no session state).
+_GENERIC_PLANS = "SET plan_cache_mode = force_generic_plan"
+
+
+def _configure(conn: psycopg.Connection[Any]) -> None:
+    conn.execute(_GENERIC_PLANS)
+
+
+async def _aconfigure(conn: psycopg.AsyncConnection[Any]) -> None:
+    await conn.execute(_GENERIC_PLANS)
+
+
 def _is_delta_base_error(exc: BaseException) -> bool:
     return (
         isinstance(exc, pg_errors.CheckViolation)
@@ -866,6 +888,7 @@ class PostgresSaver(_PostgresCore):
             max_idle=max_idle,
             max_lifetime=max_lifetime,
             check=ConnectionPool.check_connection if check else None,
+            configure=None if prepare_threshold is None else _configure,
             kwargs={"autocommit": True, "prepare_threshold": prepare_threshold},
             **dict(pool_kwargs or {}),
         )
@@ -1183,6 +1206,7 @@ class AsyncPostgresSaver(_PostgresCore):
             max_idle=max_idle,
             max_lifetime=max_lifetime,
             check=AsyncConnectionPool.check_connection if check else None,
+            configure=None if prepare_threshold is None else _aconfigure,
             kwargs={"autocommit": True, "prepare_threshold": prepare_threshold},
             **dict(pool_kwargs or {}),
         )
