@@ -162,7 +162,12 @@ SELECT
     c.step,
     w.task_id,
     w.task_path,
-    nullif(regexp_extract(w.task_path, '^~__pregel_pull, (.+)$', 1), '') AS node,
+    -- the node of a PULL task from its path: LangGraph's "~__pregel_pull, <node>" or the
+    -- reference engine's "('__pregel_pull', '<node>')"
+    nullif(coalesce(
+        nullif(regexp_extract(w.task_path, '^~__pregel_pull, (.+)$', 1), ''),
+        regexp_extract(w.task_path, '^\\(''__pregel_pull'', ''(.+)''\\)$', 1)
+    ), '') AS node,
     w.idx,
     w.channel,
     w.channel = '__error__' AS is_error,
