@@ -14,7 +14,12 @@ from checkpointkit.conformance import Capabilities, SaverConformance, SaverFacto
 
 class TestSqliteSaver(SaverConformance):
     capabilities = Capabilities(
-        persistent=True, list_threads=True, copy_thread=True, prune=True, delete_for_runs=True
+        persistent=True,
+        multi_process=True,
+        list_threads=True,
+        copy_thread=True,
+        prune=True,
+        delete_for_runs=True,
     )
 
     @pytest.fixture
