@@ -11,7 +11,7 @@ import asyncio
 import contextvars
 import hashlib
 import queue
-from collections.abc import AsyncIterator, Generator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
@@ -160,6 +160,13 @@ def _is_resume_map(value: Any) -> bool:
             for k in value
         )
     )
+
+
+def _saver_next_version(saver: Any) -> Callable[[Any], Any]:
+    """The saver's ``get_next_version`` called as LangGraph calls it: ``(current, None)``
+    (LangGraph's savers declare ``channel`` without a default)."""
+    method = saver.get_next_version
+    return lambda current: method(current, None)
 
 
 def _int_next_version(current: Any) -> int:
@@ -891,7 +898,7 @@ class CompiledStateGraph:
             pending = []
         put_config = {"configurable": put_conf, "metadata": dict(config.get("metadata") or {})}
         channels = self.restore_channels(checkpoint)
-        next_version = saver.get_next_version
+        next_version = _saver_next_version(saver)
         first = updates[0]
 
         def put(source: str, new_step: int, updated: set[str]) -> _Call:
@@ -1231,7 +1238,7 @@ class _Run:
     def _load(self) -> Gen:
         saver = self.saver
         if saver is not None:
-            self._next_version = saver.get_next_version
+            self._next_version = _saver_next_version(saver)
         saved = None
         if saver is not None:
             conf: dict[str, Any] = {"thread_id": self.thread_id, "checkpoint_ns": self.ns}
