@@ -26,10 +26,12 @@ __all__ = [
     "INPUT",
     "KillSwitch",
     "Ledger",
+    "NoLease",
     "build",
     "drive",
     "main",
     "strip_trace",
+    "write_chain",
 ]
 
 GRAPHS = ("linear", "fanout", "subgraph", "interrupt")
@@ -238,8 +240,78 @@ def open_factory(data: dict[str, Any]) -> Iterator[Any]:
                 close()
 
 
+class NoLease:
+    """The saver without its ``acquire_run``: lets two runs share a thread on purpose."""
+
+    def __init__(self, saver: Any) -> None:
+        self._saver = saver
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("acquire_run", "aacquire_run"):
+            raise AttributeError(name)
+        return getattr(self._saver, name)
+
+
+def write_chain(saver: Any, thread_id: str, steps: int) -> None:
+    """``steps`` checkpoints in a chain, each with one pending write, like an engine would."""
+    from checkpointkit.checkpoint import checkpoint_config, empty_checkpoint
+
+    parent: str | None = None
+    versions: dict[str, Any] = {}
+    for i in range(steps):
+        checkpoint = empty_checkpoint()
+        version = saver.get_next_version(versions.get("n"), None)
+        versions = {"n": version, "log": version}
+        checkpoint["channel_values"] = {"n": i, "log": [thread_id, i]}
+        checkpoint["channel_versions"] = dict(versions)
+        checkpoint["updated_channels"] = ["log", "n"]
+        config = checkpoint_config(thread_id, "", parent)
+        stored = saver.put(
+            config, checkpoint, {"source": "loop", "step": i, "owner": thread_id}, versions
+        )
+        saver.put_writes(stored, [("w", [thread_id, i])], f"task-{i}")
+        parent = stored["configurable"]["checkpoint_id"]
+
+
+def _writers(saver: Any, job: dict[str, Any]) -> dict[str, Any]:
+    errors: list[str] = []
+
+    def work(thread_id: str) -> None:
+        try:
+            write_chain(saver, thread_id, job["steps"])
+        except BaseException as exc:  # reported to the parent
+            errors.append(f"{thread_id}: {exc!r}")
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in job["threads"]]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return {"errors": errors}
+
+
 def main(argv: list[str]) -> int:
     job = json.loads(argv[1])
+    mode = job.get("mode", "crash")
+    if mode != "crash":
+        with open_factory(job["factory"]) as saver:
+            if mode == "writers":
+                print(json.dumps(_writers(saver, job)))
+            elif mode == "race":
+                graph = build(job["graph"], NoLease(saver), None, Ledger(None))
+                config = {"configurable": {"thread_id": job["thread"]}}
+                print("ready", flush=True)
+                sys.stdin.readline()  # the parent starts both racers at once
+                values = graph.invoke(dict(INPUT), config, durability="sync")
+                print(json.dumps({"values": values}))
+            elif mode == "hold":
+                lease = saver.acquire_run(job["thread"], owner=f"holder pid {os.getpid()}")
+                print("held", flush=True)
+                sys.stdin.readline()
+                lease.release()
+            else:
+                raise ValueError(f"unknown mode {mode!r}")
+        return 0
     with open_factory(job["factory"]) as saver:
         switch = KillSwitch(saver, job.get("kill"))
         graph = build(job["graph"], switch, switch, Ledger(job["ledger"]))
