@@ -402,6 +402,12 @@ WORKLOADS: dict[str, Callable[[Backend, Path, float], Result]] = {
     "e2e": bench_e2e,
 }
 
+# PostgreSQL: ``postgres`` and ``langgraph-postgres`` backends, ``concurrent`` workload.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _pg_bench  # noqa: E402
+
+_pg_bench.install(register, Backend, WORKLOADS)
+
 # Metrics where more is better (the ratio column then reads "x faster" the same way).
 _HIGHER_IS_BETTER = ("/s",)
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import multiprocessing
+import operator
 import os
 import threading
 import time
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from typing import Annotated, Any, TypedDict
 
 import psycopg
 import pytest
@@ -149,7 +150,9 @@ def test_killed_backend_mid_call_fails_clearly_and_the_pool_recovers(
 def test_idle_pooled_connections_killed_are_replaced(pg_url: str, schema: str) -> None:
     app = f"ck-idle-{uuid.uuid4().hex[:8]}"
     url = conninfo.make_conninfo(pg_url, application_name=app)
-    with PostgresSaver.from_conn_string(url, schema=schema, min_size=2, max_size=2) as saver:
+    with PostgresSaver.from_conn_string(
+        url, schema=schema, min_size=2, max_size=2, check=True
+    ) as saver:
         cp, _, _, new = _step([], None, 0)
         cfg = saver.put(_config("idle"), cp, {}, new)
         with psycopg.connect(pg_url, autocommit=True) as conn:
@@ -157,7 +160,7 @@ def test_idle_pooled_connections_killed_are_replaced(pg_url: str, schema: str) -
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
                 (app,),
             )
-        for _ in range(4):  # every pooled connection was killed; each call still works
+        for _ in range(4):  # every pooled connection was killed; check=True replaces them
             assert saver.get_tuple(cfg) is not None
 
 
@@ -246,3 +249,55 @@ def test_load_many_processes_and_tasks(pg_url: str, schema: str) -> None:
             ]
             assert latest.pending_writes == [("t1", "__error__", "x"), ("t1", "messages", n - 1)]
         assert set(counts) <= set(saver.list_threads())
+
+
+# -- engine: a run that loses its connection resumes with invoke(None) -------------------------
+
+
+class _LogState(TypedDict, total=False):
+    log: Annotated[list[str], operator.add]
+
+
+def test_run_that_loses_its_connection_resumes_with_invoke_none(pg_url: str, schema: str) -> None:
+    from checkpointkit.reference_engine import END, START, StateGraph
+
+    app = f"ck-engine-{uuid.uuid4().hex[:8]}"
+    url = conninfo.make_conninfo(pg_url, application_name=app)
+    ran: list[str] = []
+    killed: list[bool] = []
+
+    def step(name: str) -> Any:
+        def fn(state: _LogState) -> _LogState:
+            ran.append(name)
+            if name == "b" and not killed:
+                # Every connection of the saver's pool dies while this node runs.
+                killed.append(True)
+                with psycopg.connect(pg_url, autocommit=True) as conn:
+                    conn.execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE application_name = %s",
+                        (app,),
+                    )
+            return {"log": [name]}
+
+        return fn
+
+    builder = StateGraph(_LogState)
+    for name in ("a", "b", "c"):
+        builder.add_node(name, step(name))
+    builder.add_edge(START, "a")
+    builder.add_edge("a", "b")
+    builder.add_edge("b", "c")
+    builder.add_edge("c", END)
+    config = {"configurable": {"thread_id": f"engine-{uuid.uuid4()}"}}
+    with PostgresSaver.from_conn_string(url, schema=schema, min_size=1, max_size=1) as saver:
+        graph = builder.compile(checkpointer=saver)
+        with pytest.raises(psycopg.OperationalError):
+            graph.invoke({"log": ["in"]}, config, durability="sync")
+        # The pool replaced the dead connection; the run resumes from its last checkpoint.
+        out = graph.invoke(None, config, durability="sync")
+        assert out == {"log": ["in", "a", "b", "c"]}
+        assert ran.count("a") == 1  # the step saved before the fault is not run again
+        assert ran.count("c") == 1
+        history = list(saver.list(_config(config["configurable"]["thread_id"])))
+        assert history[0].checkpoint["channel_values"]["log"] == ["in", "a", "b", "c"]

@@ -114,26 +114,24 @@ _SEQ_OF = (
 
 
 def _read_sql(s: str, where: str, order_limit: bool = True) -> str:
-    # Per channel: probe its (channel, version) row, then read that row, or for a delta row
-    # its whole chain (seq from the snapshot up to its own), in one index range scan.
+    # Per channel: one probe for its (channel, version) row; only for a delta row, one index
+    # range scan for its chain (seq from the snapshot up to its own).
     # OFFSET 0 keeps each lateral a parameterised index probe: the planner cannot estimate
     # json_each_text and would otherwise hash-join whole threads.
     blobs = f"""
-        SELECT d.channel, d.version, d.kind, d.type, d.data, d.base_version
+        SELECT x.channel, x.version, x.kind, x.type, x.data, x.base_version
         FROM json_each_text(c.checkpoint -> 'channel_versions') AS v(channel, version)
         CROSS JOIN LATERAL (
-            SELECT b.kind, b.seq, b.snapshot_seq FROM {s}.ck_blobs b
+            SELECT * FROM {s}.ck_blobs b
             WHERE b.thread_id = c.thread_id AND b.checkpoint_ns = c.checkpoint_ns
               AND b.channel = v.channel AND b.seq = {_SEQ_OF} AND b.version = v.version
             OFFSET 0) k
         CROSS JOIN LATERAL (
+            SELECT k.* UNION ALL
             SELECT * FROM {s}.ck_blobs d
-            WHERE d.thread_id = c.thread_id AND d.checkpoint_ns = c.checkpoint_ns
-              AND d.channel = v.channel
-              AND d.seq BETWEEN (CASE WHEN k.kind = 'delta' THEN k.snapshot_seq ELSE k.seq END)
-                            AND k.seq
-              AND (k.kind = 'delta' OR d.version = v.version)
-            OFFSET 0) d"""
+            WHERE k.kind = 'delta' AND d.thread_id = c.thread_id
+              AND d.checkpoint_ns = c.checkpoint_ns AND d.channel = v.channel
+              AND d.seq >= k.snapshot_seq AND d.seq < k.seq) x"""
     limit = (
         "ORDER BY checkpoint_id DESC, thread_id, checkpoint_ns LIMIT %(limit)s"
         if order_limit
@@ -199,7 +197,8 @@ WITH blobs_in AS (
                 %(bases)s::text[], %(base_seqs)s::text[]::numeric[],
                 %(snaps)s::text[]::numeric[])
          AS u(channel, seq, version, kind, type, data, base_version, base_seq, snapshot_seq)
-    ON CONFLICT DO NOTHING)
+    ON CONFLICT DO NOTHING
+    RETURNING channel)
 INSERT INTO {s}.ck_checkpoints (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id,
                                 checkpoint, metadata, metadata_exact, run_id)
 VALUES (%(thread)s, %(ns)s, %(id)s, %(parent)s, %(body)s::json, %(meta)s::jsonb,
@@ -207,7 +206,8 @@ VALUES (%(thread)s, %(ns)s, %(id)s, %(parent)s, %(body)s::json, %(meta)s::jsonb,
 ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id) DO UPDATE SET
     parent_checkpoint_id = EXCLUDED.parent_checkpoint_id, checkpoint = EXCLUDED.checkpoint,
     metadata = EXCLUDED.metadata, metadata_exact = EXCLUDED.metadata_exact,
-    run_id = EXCLUDED.run_id"""
+    run_id = EXCLUDED.run_id
+RETURNING (SELECT coalesce(array_agg(channel), '{{}}') FROM blobs_in)"""
         # Regular writes are first-wins, special ones (idx < 0) last-wins, row by row.
         self.put_writes = f"""
 INSERT INTO {s}.ck_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel,
@@ -475,7 +475,7 @@ class _PostgresCore(SaverBase):
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
 
-    def _plan_put(self, prepared: PreparedPut, use_delta: bool) -> Plan[None]:
+    def _plan_put(self, prepared: PreparedPut, use_delta: bool) -> Plan[set[str]]:
         row = prepared.row
         blobs = (
             prepared.blobs if use_delta else [_core.as_full(prepared, b) for b in prepared.blobs]
@@ -484,7 +484,8 @@ class _PostgresCore(SaverBase):
         # Lifecycle operations take this lock exclusively, so the delta bases this put
         # checks for cannot disappear before it commits.
         yield _Q(self._sql.lock_shared, (_lock_key(self.schema, row.thread_id),))
-        yield _Q(
+        # Returns the channels whose rows this put inserted (not already present).
+        row_ = yield _Q(
             self._sql.put,
             {
                 "thread": row.thread_id,
@@ -508,7 +509,9 @@ class _PostgresCore(SaverBase):
                 ],
                 "snaps": [None if b.snapshot_seq is None else str(b.snapshot_seq) for b in blobs],
             },
+            fetch="one",
         )
+        return set(row_[0])
 
     def _plan_put_writes(self, rows: list[WriteRow]) -> Plan[None]:
         first = rows[0]
@@ -738,14 +741,16 @@ class _PostgresCore(SaverBase):
     def _tuple(self, fetched: _Fetched) -> CheckpointTuple:
         return _core.to_tuple(self.serde, fetched.row, fetched.blobs, fetched.writes)
 
-    def _remember(self, prepared: PreparedPut, used_delta: bool) -> None:
+    def _remember(self, prepared: PreparedPut, used_delta: bool, inserted: set[str]) -> None:
+        # Only rows this put inserted: a row already present (same channel and version) may
+        # belong to another delta chain than the one this put would have started.
         if self._delta is None:
             return
-        if not used_delta:
-            prepared = dataclasses.replace(
-                prepared, blobs=[_core.as_full(prepared, b) for b in prepared.blobs]
-            )
-        self._delta.remember(prepared)
+        blobs = (
+            prepared.blobs if used_delta else [_core.as_full(prepared, b) for b in prepared.blobs]
+        )
+        kept = [b for b in blobs if b.channel in inserted]
+        self._delta.remember(dataclasses.replace(prepared, blobs=kept))
 
     def _forget(self, thread_ids: Sequence[str]) -> None:
         if self._delta is not None:
@@ -867,14 +872,16 @@ class PostgresSaver(_PostgresCore):
         timeout: float = 30.0,
         max_idle: float = 600.0,
         max_lifetime: float = 3600.0,
-        check: bool = True,
+        check: bool = False,
         setup: bool = True,
         pool_kwargs: Mapping[str, Any] | None = None,
     ) -> Iterator[PostgresSaver]:
         """A saver on its own ``ConnectionPool``, closed on exit.
 
-        ``check`` tests each connection before lending it (pools behind proxies that drop
-        idle connections); ``max_idle``/``max_lifetime`` retire connections early;
+        ``check=True`` tests each connection before lending it, one round trip per call, for
+        networks or proxies that drop idle connections (without it a dropped connection
+        fails one call, then is replaced); ``max_idle``/``max_lifetime`` retire connections
+        early;
         ``setup`` creates or migrates the schema first.
         """
         from psycopg_pool import ConnectionPool
@@ -970,14 +977,14 @@ class PostgresSaver(_PostgresCore):
         )
         used_delta = True
         try:
-            self._run(self._plan_put(prepared, True), write=True)
+            inserted = self._run(self._plan_put(prepared, True), write=True)
         except pg_errors.CheckViolation as exc:
             if not _is_delta_base_error(exc):
                 raise
             # The value this delta extends is gone (another process pruned or deleted it).
             used_delta = False
-            self._run(self._plan_put(prepared, False), write=True)
-        self._remember(prepared, used_delta)
+            inserted = self._run(self._plan_put(prepared, False), write=True)
+        self._remember(prepared, used_delta, inserted)
         row = prepared.row
         return checkpoint_config(row.thread_id, row.checkpoint_ns, row.checkpoint_id)
 
@@ -1190,7 +1197,7 @@ class AsyncPostgresSaver(_PostgresCore):
         timeout: float = 30.0,
         max_idle: float = 600.0,
         max_lifetime: float = 3600.0,
-        check: bool = True,
+        check: bool = False,
         setup: bool = True,
         pool_kwargs: Mapping[str, Any] | None = None,
     ) -> AsyncIterator[AsyncPostgresSaver]:
@@ -1294,13 +1301,13 @@ class AsyncPostgresSaver(_PostgresCore):
         )
         used_delta = True
         try:
-            await self._run(self._plan_put(prepared, True), write=True)
+            inserted = await self._run(self._plan_put(prepared, True), write=True)
         except pg_errors.CheckViolation as exc:
             if not _is_delta_base_error(exc):
                 raise
             used_delta = False
-            await self._run(self._plan_put(prepared, False), write=True)
-        self._remember(prepared, used_delta)
+            inserted = await self._run(self._plan_put(prepared, False), write=True)
+        self._remember(prepared, used_delta, inserted)
         row = prepared.row
         return checkpoint_config(row.thread_id, row.checkpoint_ns, row.checkpoint_id)
 
