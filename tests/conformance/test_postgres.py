@@ -31,7 +31,12 @@ def pg_url() -> Iterator[str]:
 
 class TestPostgresSaver(SaverConformance):
     capabilities = Capabilities(
-        persistent=True, list_threads=True, copy_thread=True, prune=True, delete_for_runs=True
+        persistent=True,
+        multi_process=True,
+        list_threads=True,
+        copy_thread=True,
+        prune=True,
+        delete_for_runs=True,
     )
 
     @pytest.fixture
