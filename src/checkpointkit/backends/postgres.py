@@ -866,7 +866,7 @@ class PostgresSaver(_PostgresCore):
         schema: str = "public",
         serde: SerializerProtocol | None = None,
         pipeline: bool = True,
-        prepare_threshold: int | None = 5,
+        prepare_threshold: int | None = 0,
         min_size: int = 1,
         max_size: int | None = 10,
         timeout: float = 30.0,
@@ -882,7 +882,9 @@ class PostgresSaver(_PostgresCore):
         networks or proxies that drop idle connections (without it a dropped connection
         fails one call, then is replaced); ``max_idle``/``max_lifetime`` retire connections
         early;
-        ``setup`` creates or migrates the schema first.
+        ``setup`` creates or migrates the schema first. ``prepare_threshold=0`` prepares each
+        statement on first use (plans are generic: every statement is an index probe);
+        ``None`` never prepares (PgBouncer in transaction mode).
         """
         from psycopg_pool import ConnectionPool
 
@@ -1191,7 +1193,7 @@ class AsyncPostgresSaver(_PostgresCore):
         schema: str = "public",
         serde: SerializerProtocol | None = None,
         pipeline: bool = True,
-        prepare_threshold: int | None = 5,
+        prepare_threshold: int | None = 0,
         min_size: int = 1,
         max_size: int | None = 10,
         timeout: float = 30.0,
