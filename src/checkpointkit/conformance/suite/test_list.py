@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -12,6 +13,8 @@ from checkpointkit.conformance.factories import ThreadWriter, make_checkpoint, n
 from checkpointkit.ids import new_checkpoint_id
 
 spec = pytest.mark.spec
+
+REENTRANT_TIMEOUT = 10.0  # seconds; four items and eight calls take milliseconds
 
 
 def ids(tuples: list[Any]) -> list[str]:
@@ -140,27 +143,48 @@ class ListTests:
     def test_calls_during_list_iteration(self, driver: SaverDriver) -> None:
         w = ThreadWriter(driver)
         w.chain(4)
+        seen: list[Any] = []
+        hung = (
+            f"{type(driver.saver).__name__} deadlocked: a call made while list() was being "
+            f"iterated did not return within {REENTRANT_TIMEOUT:.0f}s"
+        )
         if driver.flavor == "sync":
-            iterator = iter(driver.saver.list(w.config()))
-            seen = []
-            for item in iterator:
-                seen.append(item.config)
-                assert driver.saver.get_tuple(item.config) is not None
-                driver.saver.put_writes(item.config, [("during", 1)], "reentrant")
-            w.put({"after": True})
+            # In a daemon thread, so a saver that deadlocks fails this test, never the run.
+            errors: list[BaseException] = []
+
+            def interleave_sync() -> None:
+                try:
+                    for item in driver.saver.list(w.config()):
+                        seen.append(item.config)
+                        assert driver.saver.get_tuple(item.config) is not None
+                        driver.saver.put_writes(item.config, [("during", 1)], "reentrant")
+                except BaseException as exc:  # re-raised in the test's thread
+                    errors.append(exc)
+
+            worker = threading.Thread(target=interleave_sync, daemon=True)
+            worker.start()
+            worker.join(REENTRANT_TIMEOUT)
+            if worker.is_alive():
+                pytest.fail(hung)
+            if errors:
+                raise errors[0]
         else:
             assert driver.loop is not None
 
-            async def interleave() -> list[Any]:
-                seen = []
+            async def interleave() -> None:
                 async for item in driver.saver.alist(w.config()):
                     seen.append(item.config)
                     assert await driver.saver.aget_tuple(item.config) is not None
                     await driver.saver.aput_writes(item.config, [("during", 1)], "reentrant")
-                return seen
 
-            seen = driver.loop.run(interleave())
-            w.put({"after": True})
+            try:
+                driver.loop.run(interleave(), timeout=REENTRANT_TIMEOUT)
+                finished = True
+            except TimeoutError:
+                finished = False
+            if not finished:
+                pytest.fail(hung)
+        w.put({"after": True})
         assert len(seen) == 4
         for cfg in seen:
             got = driver.get_tuple(cfg)
