@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import os
 import threading
 from collections.abc import Awaitable, Coroutine, Sequence
 from typing import Any, TypeVar
@@ -17,6 +18,11 @@ T = TypeVar("T")
 CALL_TIMEOUT = 120.0  # seconds; a hung saver fails the test instead of hanging the run
 
 
+def call_timeout() -> float:
+    """Seconds an async saver call may take: ``CHECKPOINTKIT_CALL_TIMEOUT`` or the default."""
+    return float(os.environ.get("CHECKPOINTKIT_CALL_TIMEOUT") or CALL_TIMEOUT)
+
+
 class LoopThread:
     """An event loop running in a daemon thread; async savers live and run on it."""
 
@@ -27,7 +33,9 @@ class LoopThread:
         )
         self._thread.start()
 
-    def run(self, coro: Coroutine[Any, Any, T], timeout: float = CALL_TIMEOUT) -> T:
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        if timeout is None:
+            timeout = call_timeout()
         future = asyncio.run_coroutine_threadsafe(coro, self.loop)
         try:
             return future.result(timeout)

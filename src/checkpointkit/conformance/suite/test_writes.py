@@ -115,6 +115,9 @@ class WriteTests:
         cfg = w.put({"a": 1})
         driver.put_writes(cfg, [("a", 1)], NULL_TASK_ID)
         driver.put_writes(cfg, [("a", "changed"), ("b", 2)], NULL_TASK_ID)
+        got = driver.get_tuple(cfg)
+        assert got is not None
+        assert got.pending_writes == [(NULL_TASK_ID, "a", 1), (NULL_TASK_ID, "b", 2)]
         driver.put_writes(cfg, [("a", 1), ("b", 2), ("__resume__", "r")], NULL_TASK_ID)
         got = driver.get_tuple(cfg)
         assert got is not None
