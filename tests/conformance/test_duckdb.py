@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tamper_helpers import DuckDBTamper
 
 from checkpointkit.backends.duckdb import AsyncDuckDBSaver, DuckDBSaver
 from checkpointkit.conformance import Capabilities, SaverConformance, SaverFactory
@@ -13,8 +14,18 @@ from checkpointkit.conformance import Capabilities, SaverConformance, SaverFacto
 
 class TestDuckDBSaver(SaverConformance):
     capabilities = Capabilities(
-        persistent=True, list_threads=True, copy_thread=True, prune=True, delete_for_runs=True
+        persistent=True,
+        list_threads=True,
+        copy_thread=True,
+        prune=True,
+        delete_for_runs=True,
+        exclusive_runs=True,
+        tamper=True,
     )
+
+    @pytest.fixture
+    def tamper(self, saver: DuckDBSaver) -> DuckDBTamper:
+        return DuckDBTamper(saver)
 
     @pytest.fixture
     def saver(self, tmp_path: Path) -> Iterator[DuckDBSaver]:

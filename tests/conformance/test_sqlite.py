@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tamper_helpers import SqliteTamper
 
 from checkpointkit.backends.sqlite import AsyncSqliteSaver, SqliteSaver
 from checkpointkit.conformance import Capabilities, SaverConformance, SaverFactory
@@ -20,7 +21,13 @@ class TestSqliteSaver(SaverConformance):
         copy_thread=True,
         prune=True,
         delete_for_runs=True,
+        exclusive_runs=True,
+        tamper=True,
     )
+
+    @pytest.fixture
+    def tamper(self, saver: SqliteSaver) -> SqliteTamper:
+        return SqliteTamper(saver)
 
     @pytest.fixture
     def saver(self, tmp_path: Path) -> Iterator[SqliteSaver]:
@@ -42,8 +49,17 @@ class TestSqliteSaver(SaverConformance):
 
 class TestSqliteSaverInMemory(SaverConformance):
     capabilities = Capabilities(
-        list_threads=True, copy_thread=True, prune=True, delete_for_runs=True
+        list_threads=True,
+        copy_thread=True,
+        prune=True,
+        delete_for_runs=True,
+        exclusive_runs=True,
+        tamper=True,
     )
+
+    @pytest.fixture
+    def tamper(self, saver: SqliteSaver) -> SqliteTamper:
+        return SqliteTamper(saver)
 
     @pytest.fixture
     def saver(self) -> Iterator[SqliteSaver]:

@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tamper_helpers import SqliteTamper
 
 from checkpointkit.backends.sqlite import AsyncSqliteSaver, SqliteSaver
-from checkpointkit.conformance import Capabilities, SaverConformance
+from checkpointkit.conformance import Capabilities, SaverConformance, SaverFactory
 from checkpointkit.serde.encrypted import EncryptedSerializer
 
 KEY = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
@@ -17,8 +18,24 @@ KEY = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 
 class TestEncryptedSqliteSaver(SaverConformance):
     capabilities = Capabilities(
-        list_threads=True, copy_thread=True, prune=True, delete_for_runs=True
+        persistent=True,
+        multi_process=True,
+        list_threads=True,
+        copy_thread=True,
+        prune=True,
+        delete_for_runs=True,
+        exclusive_runs=True,
+        tamper=True,
     )
+
+    @pytest.fixture
+    def tamper(self, saver: SqliteSaver) -> SqliteTamper:
+        return SqliteTamper(saver)
+
+    @pytest.fixture
+    def saver_factory(self, tmp_path: Path) -> SaverFactory:
+        # The same file and key as `saver`, by module path, for child processes too.
+        return SaverFactory("tamper_helpers:encrypted_sqlite", args=(str(tmp_path / "enc.db"),))
 
     @pytest.fixture
     def saver(self, tmp_path: Path) -> Iterator[SqliteSaver]:

@@ -29,6 +29,7 @@ from checkpointkit.checkpoint import (
     checkpoint_config,
     validate_key,
 )
+from checkpointkit.runs import InProcessRunLocks, RunLease
 from checkpointkit.serde import SerializerProtocol
 
 __all__ = [
@@ -381,6 +382,8 @@ class DuckDBSaver(SaverBase):
                 f"conn must be a path or a duckdb.DuckDBPyConnection, got {type(conn).__name__}"
             )
         self._write_lock = _database_lock(self._cursors.conn)
+        # Only this process can open the file, so run leases live in this process.
+        self._runs = InProcessRunLocks(f"duckdb:{id(self._write_lock)}")
         # Append-only list channels are stored as deltas; None turns that off.
         self._delta = DeltaEncoder(snapshot_every) if snapshot_every else None
         self._executor: ThreadPoolExecutor | None = None
@@ -416,6 +419,14 @@ class DuckDBSaver(SaverBase):
         if executor is not None:
             executor.shutdown(wait=True)
         self._cursors.close()
+
+    def acquire_run(self, thread_id: str, *, owner: str | None = None) -> RunLease:
+        """Hold ``thread_id`` for one run (capability ``exclusive_runs``); a held thread
+        raises ``ThreadBusyError`` at once. Savers of one file share the leases."""
+        return self._runs.acquire(thread_id, owner)
+
+    async def aacquire_run(self, thread_id: str, *, owner: str | None = None) -> RunLease:
+        return self._runs.acquire(thread_id, owner)
 
     def setup(self) -> None:
         """Create or upgrade the schema and views; idempotent."""

@@ -9,6 +9,7 @@ import os
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -25,6 +26,7 @@ from checkpointkit.checkpoint import (
     checkpoint_config,
     validate_key,
 )
+from checkpointkit.runs import FileRunLocks, InProcessRunLocks, RunLease
 from checkpointkit.serde import SerializerProtocol
 
 if TYPE_CHECKING:
@@ -163,6 +165,29 @@ class _Common(SaverBase):
         if self._delta is not None:
             self._delta.forget(thread_ids)
 
+    # -- exclusive runs (capability exclusive_runs) ----------------------------------------
+    _run_lock_table: FileRunLocks | InProcessRunLocks | None = None
+
+    def _database_file(self) -> str | None:
+        raise NotImplementedError
+
+    def _run_locks(self) -> FileRunLocks | InProcessRunLocks:
+        if self._run_lock_table is None:
+            path = self._database_file()
+            self._run_lock_table = (
+                FileRunLocks(path) if path else InProcessRunLocks(f"sqlite:{uuid.uuid4()}")
+            )
+        return self._run_lock_table
+
+    def acquire_run(self, thread_id: str, *, owner: str | None = None) -> RunLease:
+        """Hold ``thread_id`` for one run: an ``flock`` on a file in ``<database>.runs/``,
+        dropped by the kernel if this process dies. A held thread raises
+        ``ThreadBusyError`` at once."""
+        return self._run_locks().acquire(thread_id, owner)
+
+    async def aacquire_run(self, thread_id: str, *, owner: str | None = None) -> RunLease:
+        return self._run_locks().acquire(thread_id, owner)
+
 
 class SqliteSaver(_Common):
     """A saver on one SQLite file (or ``":memory:"``) through the standard ``sqlite3``.
@@ -229,6 +254,12 @@ class SqliteSaver(_Common):
         with self._lock:
             self._run(_setup_plan, "write")
             self._is_setup = True
+
+    def _database_file(self) -> str | None:
+        with self._lock:
+            rows = self.conn.execute("PRAGMA database_list").fetchall()
+        main = [r[2] for r in rows if r[1] == "main"]
+        return main[0] if main and main[0] else None
 
     # -- transactions ---------------------------------------------------------------------
     def _execute(self, query: Query) -> builtins.list[_sql.Row]:
@@ -458,6 +489,12 @@ class AsyncSqliteSaver(_Common):
             yield saver
         finally:
             await saver.aclose()
+
+    def _database_file(self) -> str | None:
+        path = self._path
+        if not path or path == ":memory:" or path.startswith("file:"):
+            return None
+        return path
 
     async def __aenter__(self) -> AsyncSqliteSaver:
         await self.setup()
