@@ -14,6 +14,7 @@ from checkpointkit.conformance import Capabilities, SaverConformance, SaverFacto
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "backends"))
 from pg_server import PgServer, find_server, require_postgres, temp_database
+from tamper_helpers import PostgresTamper
 
 
 @pytest.fixture(scope="module")
@@ -37,12 +38,20 @@ class TestPostgresSaver(SaverConformance):
         copy_thread=True,
         prune=True,
         delete_for_runs=True,
+        exclusive_runs=True,
+        tamper=True,
     )
 
     @pytest.fixture
     def saver(self, pg_url: str) -> Iterator[PostgresSaver]:
         with PostgresSaver.from_conn_string(pg_url) as saver:
             yield saver
+
+    @pytest.fixture
+    def tamper(self, pg_url: str, saver: PostgresSaver) -> Iterator[PostgresTamper]:
+        tamper = PostgresTamper(pg_url, "public")
+        yield tamper
+        tamper.close()
 
     @pytest.fixture
     def async_saver(self, pg_url: str) -> Any:
@@ -59,13 +68,31 @@ class TestEncryptedPostgresSaver(SaverConformance):
     """Encryption at rest: values are bound to their storage place, copies are re-sealed."""
 
     capabilities = Capabilities(
-        list_threads=True, copy_thread=True, prune=True, delete_for_runs=True
+        persistent=True,
+        multi_process=True,
+        list_threads=True,
+        copy_thread=True,
+        prune=True,
+        delete_for_runs=True,
+        exclusive_runs=True,
+        tamper=True,
     )
 
     @pytest.fixture
     def saver(self, pg_url: str) -> Iterator[PostgresSaver]:
         with PostgresSaver.from_conn_string(pg_url, schema="encrypted", serde=_encrypted()) as s:
             yield s
+
+    @pytest.fixture
+    def tamper(self, pg_url: str, saver: PostgresSaver) -> Iterator[PostgresTamper]:
+        tamper = PostgresTamper(pg_url, "encrypted")
+        yield tamper
+        tamper.close()
+
+    @pytest.fixture
+    def saver_factory(self, pg_url: str) -> SaverFactory:
+        # The same schema and key as `saver`, by module path, for child processes too.
+        return SaverFactory("tamper_helpers:encrypted_postgres", args=(pg_url, "encrypted"))
 
     @pytest.fixture
     def async_saver(self, pg_url: str) -> Any:

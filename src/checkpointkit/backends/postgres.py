@@ -41,7 +41,9 @@ from checkpointkit.checkpoint import (
     checkpoint_config,
     validate_key,
 )
+from checkpointkit.errors import ThreadBusyError
 from checkpointkit.ids import version_number
+from checkpointkit.runs import RunLease, default_owner
 from checkpointkit.serde import SerializerProtocol
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "AsyncPostgresSaver", "PostgresSaver"]
@@ -373,6 +375,20 @@ def _lock_key(schema: str, *parts: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
+def _lease_holder(conn: psycopg.Connection[Any], key: int) -> str:
+    unsigned = key & 0xFFFFFFFFFFFFFFFF
+    row = conn.execute(
+        "SELECT a.application_name, a.pid FROM pg_locks l JOIN pg_stat_activity a "
+        "ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
+        "AND l.classid = %s AND l.objid = %s AND l.database = "
+        "(SELECT oid FROM pg_database WHERE datname = current_database())",
+        (unsigned >> 32, unsigned & 0xFFFFFFFF),
+    ).fetchone()
+    if row is None:
+        return "another run"
+    return f"{row[0] or 'a client'} (server pid {row[1]})"
+
+
 def _metadata_params(meta_json: bytes) -> tuple[str, bytes | None]:
     # JSONB normalises numbers (1e16 reads back as an int, -0.0 as 0.0): keep the exact bytes
     # beside it only when such a float is present, so reads equal what was put.
@@ -456,6 +472,47 @@ class _PostgresCore(SaverBase):
             else (_core.DeltaEncoder() if delta else None)
         )
         self._sql = _Statements(schema)
+
+    # -- exclusive runs (capability exclusive_runs) ----------------------------------------
+    def _lease_conninfo(self) -> tuple[str, dict[str, Any]]:
+        conn: Any = getattr(self, "conn", None)
+        if hasattr(conn, "conninfo"):  # a pool: its conninfo and connection kwargs
+            skip = ("autocommit", "prepare_threshold", "row_factory", "cursor_factory")
+            kwargs = {k: v for k, v in dict(conn.kwargs or {}).items() if k not in skip}
+            return str(conn.conninfo), kwargs
+        info = conn.info
+        dsn = str(info.dsn)
+        if info.password:
+            dsn = psycopg.conninfo.make_conninfo(dsn, password=info.password)
+        return dsn, {}
+
+    def acquire_run(self, thread_id: str, *, owner: str | None = None) -> RunLease:
+        """Hold ``thread_id`` for one run: a session advisory lock on a connection of its
+        own, so the server frees it when the holder's process or connection dies. A held
+        thread raises ``ThreadBusyError`` at once, naming the holder's application_name."""
+        thread_id = validate_key("thread_id", thread_id)
+        owner = owner or default_owner()
+        key = _lock_key(self.schema, "run", thread_id)
+        dsn, kwargs = self._lease_conninfo()
+        app = ("checkpointkit " + owner).encode("ascii", "replace")[:63].decode("ascii")
+        conn = psycopg.connect(dsn, autocommit=True, application_name=app, **kwargs)
+        try:
+            row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+            if not (row and row[0]):
+                raise ThreadBusyError(thread_id, _lease_holder(conn, key))
+        except BaseException:
+            conn.close()
+            raise
+
+        def release() -> None:
+            with contextlib.suppress(psycopg.Error):
+                conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+            conn.close()
+
+        return RunLease(thread_id, owner, release)
+
+    async def aacquire_run(self, thread_id: str, *, owner: str | None = None) -> RunLease:
+        return await asyncio.to_thread(self.acquire_run, thread_id, owner=owner)
 
     # -- plans ----------------------------------------------------------------------------
     def _plan_setup(self) -> Plan[list[int]]:

@@ -192,18 +192,23 @@ def build(name: str, saver: Any, switch: KillSwitch | None, ledger: Ledger) -> A
 
 
 def drive(graph: Any, thread_id: str, durability: str) -> dict[str, Any]:
-    """Run the thread to its end from whatever is stored: start, resume, or answer."""
+    """Run the thread to its end from whatever is stored: start, resume, or answer.
+
+    ``get_state().next`` leaves out tasks whose writes are stored, so an empty ``next``
+    does not mean the run finished: a run is done when an invocation returns without
+    pending interrupts (``invoke(None)`` applies stored writes and carries on).
+    """
     config = {"configurable": {"thread_id": thread_id}}
     for _ in range(MAX_INVOCATIONS):
         state = graph.get_state(config)
         if state.created_at is None:
-            graph.invoke(dict(INPUT), config, durability=durability)
+            out = graph.invoke(dict(INPUT), config, durability=durability)
         elif state.interrupts:
-            graph.invoke(Command(resume=ANSWER), config, durability=durability)
-        elif state.next:
-            graph.invoke(None, config, durability=durability)
+            out = graph.invoke(Command(resume=ANSWER), config, durability=durability)
         else:
-            return dict(state.values)
+            out = graph.invoke(None, config, durability=durability)
+        if "__interrupt__" not in out:
+            return dict(graph.get_state(config).values)
     raise RuntimeError(f"thread {thread_id!r} did not finish in {MAX_INVOCATIONS} invocations")
 
 
