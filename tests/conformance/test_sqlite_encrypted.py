@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,8 +34,13 @@ class TestEncryptedSqliteSaver(SaverConformance):
         return SqliteTamper(saver)
 
     @pytest.fixture
-    def saver_factory(self, tmp_path: Path) -> SaverFactory:
-        # The same file and key as `saver`, by module path, for child processes too.
+    def saver_factory(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SaverFactory:
+        # The same file and key as `saver`, by module path, for child processes too: they
+        # start from the repository root, so they get this directory on PYTHONPATH.
+        here = str(Path(__file__).resolve().parent)
+        monkeypatch.setenv(
+            "PYTHONPATH", os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))
+        )
         return SaverFactory("tamper_helpers:encrypted_sqlite", args=(str(tmp_path / "enc.db"),))
 
     @pytest.fixture
