@@ -430,8 +430,30 @@ class DuckDBSaver(SaverBase):
 
     def setup(self) -> None:
         """Create or upgrade the schema and views; idempotent."""
+        if self._read_only_at_current_schema():
+            self._is_setup = True  # a read-only database is read as it is
+            return
         self._run(lambda: _sql.migrate_plan(DUCKDB, MIGRATIONS), "write", setup=True)
         self._is_setup = True
+
+    def _read_only_at_current_schema(self) -> bool:
+        cur = self._cursors.get()
+        row = cur.execute(
+            "SELECT readonly FROM duckdb_databases() WHERE database_name = current_database()"
+        ).fetchone()
+        if not (row and row[0]):
+            return False
+        try:
+            found = cur.execute(f"SELECT max(version) FROM {DUCKDB.migrations}").fetchone()
+        except duckdb.Error:
+            found = None
+        version = found[0] if found else None
+        if version != SCHEMA_VERSION:
+            raise RuntimeError(
+                f"the read-only DuckDB database is at schema version {version}, not "
+                f"{SCHEMA_VERSION}; open it writable once so setup() can create or upgrade it"
+            )
+        return True
 
     # -- transactions ---------------------------------------------------------------------
     def _run(self, make_plan: Callable[[], Plan[T]], mode: str, *, setup: bool = False) -> T:
