@@ -23,6 +23,8 @@ from checkpointkit.conformance.capabilities import Capability
 from checkpointkit.conformance.factories import SaverFactory
 from checkpointkit.conformance.reliability import crash_child
 from checkpointkit.conformance.reliability.crash_child import (
+    ACK_PUT,
+    ACK_WRITES,
     GRAPHS,
     KillSwitch,
     Ledger,
@@ -32,7 +34,16 @@ from checkpointkit.conformance.reliability.crash_child import (
 )
 from checkpointkit.conformance.reliability.figures import record_figure, slow_profile
 
-__all__ = ["CrashTests", "Scenario", "check_scenario", "child_env", "run_scenario"]
+__all__ = [
+    "CrashTests",
+    "Scenario",
+    "check_acknowledged",
+    "check_chains",
+    "check_scenario",
+    "check_side_effects",
+    "child_env",
+    "run_scenario",
+]
 
 KINDS = ("node", "writes", "put")
 DURABILITIES = ("sync", "async")
@@ -177,9 +188,11 @@ def check_scenario(factory: SaverFactory, outcome: Outcome, base: Baselines, led
         assert not final.next, f"{where}: the run did not finish: next={final.next}"
         got = strip_trace(dict(final.values))
         assert got == expected, f"{where}: final state differs from an uninterrupted run"
-        check_side_effects(final.values.get("trace", []), Ledger.read(ledger), where)
+        records = Ledger.read(ledger)
+        check_side_effects(final.values.get("trace", []), records, where)
         history = list(saver.list(config))
         check_chains(history, where)
+        check_acknowledged(final.values.get("trace", []), records, history, where)
         for tup in history:
             again = saver.get_tuple(tup.config)
             assert again is not None and again.checkpoint == tup.checkpoint, (
@@ -190,8 +203,44 @@ def check_scenario(factory: SaverFactory, outcome: Outcome, base: Baselines, led
                 graph.get_state(tup.config)
 
 
+def check_acknowledged(
+    trace: Sequence[str], ledger: list[tuple[str, str]], history: Sequence[Any], where: str
+) -> None:
+    """Nothing a saver acknowledged is lost: every checkpoint whose ``put`` returned is
+    still stored, and writes whose ``put_writes`` returned for a stored checkpoint are
+    still attached to it, and are the writes the final state was built from."""
+    stored = {
+        (t.config["configurable"]["checkpoint_ns"], t.config["configurable"]["checkpoint_id"]): t
+        for t in history
+    }
+    committed = {entry.partition("@")[2].partition("=")[0] for entry in trace}
+    for label, raw in ledger:
+        if label == ACK_PUT:
+            ns, cid = json.loads(raw)
+            assert (ns, cid) in stored, (
+                f"{where}: checkpoint {cid} (namespace {ns!r}) was acknowledged by put and "
+                "is gone after the crash"
+            )
+        elif label == ACK_WRITES:
+            ns, cid, task_id, exec_id = json.loads(raw)
+            tup = stored.get((ns, cid))
+            if tup is None:
+                continue  # written ahead of a checkpoint that was never stored
+            tasks = {w[0] for w in tup.pending_writes or []}
+            assert task_id in tasks, (
+                f"{where}: writes of task {task_id} on checkpoint {cid} were acknowledged "
+                "by put_writes and are gone after the crash"
+            )
+            if ns == "":
+                assert exec_id in committed, (
+                    f"{where}: execution {exec_id} had its writes stored on checkpoint {cid}, "
+                    "but the final state was built from another execution"
+                )
+
+
 def check_side_effects(trace: Sequence[str], ledger: list[tuple[str, str]], where: str) -> None:
     """Every task whose writes were stored ran exactly once: no execution after it."""
+    ledger = [(label, e) for label, e in ledger if not label.startswith("@")]
     committed: dict[str, set[str]] = {}
     for entry in trace:
         label, _, rest = entry.partition("@")
@@ -245,7 +294,9 @@ def _workers(multi_process: bool) -> int:
 class CrashTests:
     """REL-CRASH: processes SIGKILLed inside nodes, after writes and during puts, resumed."""
 
-    @pytest.mark.spec("REL-CRASH-001", "REL-CRASH-002", "REL-CRASH-003", "REL-CRASH-004")
+    @pytest.mark.spec(
+        "REL-CRASH-001", "REL-CRASH-002", "REL-CRASH-003", "REL-CRASH-004", "REL-CRASH-005"
+    )
     @pytest.mark.requires(Capability.PERSISTENT)
     def test_crash_at_random_points(self, saver_factory: SaverFactory, ck_saver_name: str) -> None:
         base = baselines(saver_factory)

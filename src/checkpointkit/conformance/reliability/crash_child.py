@@ -39,6 +39,8 @@ INPUT: dict[str, Any] = {"trace": [], "total": 0}
 FANOUT = 4
 ANSWER = "yes"
 MAX_INVOCATIONS = 12
+ACK_PUT = "@put"  # ledger label: a put returned (json [ns, checkpoint id])
+ACK_WRITES = "@writes"  # a put_writes returned (json [ns, checkpoint id, task id, exec id])
 
 
 class Ledger:
@@ -77,9 +79,12 @@ class KillSwitch:
     (right after a ``put_writes`` returns, before the step's ``put``), ``put`` (a timer fires
     ``delay_us`` after a ``put`` starts, or at its return if it was faster)."""
 
-    def __init__(self, saver: Any, kill: dict[str, Any] | None) -> None:
+    def __init__(
+        self, saver: Any, kill: dict[str, Any] | None, ledger: Ledger | None = None
+    ) -> None:
         self._saver = saver
         self.kill = kill
+        self.ledger = ledger
         self.counts = {"node": 0, "writes": 0, "put": 0}
         self._lock = threading.Lock()
 
@@ -99,20 +104,36 @@ class KillSwitch:
         if self._hit("node"):
             _die()
 
+    def _acknowledged(self, kind: str, *parts: str) -> None:
+        # What the saver acknowledged (the call returned) must survive any later kill.
+        if self.ledger is not None:
+            self.ledger.record(kind, json.dumps(parts, separators=(",", ":")))
+
     def put(self, config: Any, checkpoint: Any, metadata: Any, new_versions: Any) -> Any:
+        ns = str(config["configurable"].get("checkpoint_ns") or "")
         if self._hit("put"):
             assert self.kill is not None
             timer = threading.Timer(self.kill.get("delay_us", 0) / 1e6, _die)
             timer.daemon = True
             timer.start()
             self._saver.put(config, checkpoint, metadata, new_versions)
+            self._acknowledged(ACK_PUT, ns, checkpoint["id"])
             _die()
-        return self._saver.put(config, checkpoint, metadata, new_versions)
+        out = self._saver.put(config, checkpoint, metadata, new_versions)
+        self._acknowledged(ACK_PUT, ns, checkpoint["id"])
+        return out
 
     def put_writes(
         self, config: Any, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
     ) -> None:
         self._saver.put_writes(config, writes, task_id, task_path)
+        conf = config["configurable"]
+        ns, cid = str(conf.get("checkpoint_ns") or ""), str(conf["checkpoint_id"])
+        for channel, value in writes:
+            if channel == "trace" and isinstance(value, list):
+                for entry in value:
+                    exec_id = str(entry).partition("@")[2].partition("=")[0]
+                    self._acknowledged(ACK_WRITES, ns, cid, task_id, exec_id)
         if self._hit("writes"):
             _die()
 
@@ -318,8 +339,9 @@ def main(argv: list[str]) -> int:
                 raise ValueError(f"unknown mode {mode!r}")
         return 0
     with open_factory(job["factory"]) as saver:
-        switch = KillSwitch(saver, job.get("kill"))
-        graph = build(job["graph"], switch, switch, Ledger(job["ledger"]))
+        ledger = Ledger(job["ledger"])
+        switch = KillSwitch(saver, job.get("kill"), ledger)
+        graph = build(job["graph"], switch, switch, ledger)
         values = drive(graph, job["thread"], job["durability"])
     print(json.dumps({"values": values, "counts": switch.counts}))
     return 0
