@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from checkpointkit.checkpoint import MAX_ID_BYTES, MAX_KEY_BYTES, checkpoint_config
@@ -277,8 +277,16 @@ class HostileInputTests:
         @_settings(60)
         @given(which=st.sampled_from(["thread_id", "checkpoint_ns", "task_id", "channel"]),
                key=hostile_text())  # fmt: skip
+        @example(which="thread_id", key="%")
+        @example(which="thread_id", key="_")
+        @example(which="thread_id", key="' OR '1'='1")
         def run(which: str, key: str) -> None:
             counts["tried"] += 1
+            if which == "thread_id" and key_is_valid(key, MAX_KEY_BYTES):
+                # Deleting a thread that does not exist, named like a pattern or a query,
+                # deletes nothing.
+                driver.delete_thread(key)
+                canary.check()
             thread_id, ns, task_id, channel = f"hk-{uuid.uuid4()}", "", "task", "chan"
             limit = MAX_KEY_BYTES
             if which == "thread_id":
