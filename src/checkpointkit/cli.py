@@ -14,10 +14,15 @@ from typing import Any
 __all__ = ["BUILTIN_BACKENDS", "main"]
 
 # name -> (test class body, capabilities, extra) for the reference backends.
-_ALL_CAPS = "persistent=True, list_threads=True, copy_thread=True, prune=True, delete_for_runs=True"
+_ALL_CAPS = (
+    "persistent=True, list_threads=True, copy_thread=True, prune=True, delete_for_runs=True, "
+    "exclusive_runs=True"
+)
 BUILTIN_BACKENDS: dict[str, str] = {
     "memory": """
-    capabilities = Capabilities(list_threads=True, copy_thread=True, prune=True, delete_for_runs=True)
+    capabilities = Capabilities(
+        list_threads=True, copy_thread=True, prune=True, delete_for_runs=True, exclusive_runs=True
+    )
 
     @pytest.fixture
     def saver(self):
