@@ -49,6 +49,14 @@ def _open_duckdb(directory: Path) -> Iterator[Any]:
         yield saver
 
 
+def _unavailable() -> str | None:
+    try:
+        import duckdb  # noqa: F401
+    except ImportError as exc:
+        return f"duckdb is not installed ({exc})"
+    return None
+
+
 def _directory_bytes(_saver: Any, directory: Path) -> int:
     return sum(p.stat().st_size for p in directory.rglob("*") if p.is_file())
 
@@ -119,7 +127,7 @@ def install(
     conversation: Any | None = None,
 ) -> None:
     """Add the DuckDB backend, and the ``analytics`` workload, to savers.py's registry."""
-    register(backend_cls(NAME, _open_duckdb, disk_bytes=_directory_bytes))
+    register(backend_cls(NAME, _open_duckdb, disk_bytes=_directory_bytes, available=_unavailable))
     if conversation is not None:
         workloads.setdefault("analytics", make_bench_analytics(conversation))
 
@@ -133,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backends", default=f"sqlite,{NAME},{savers.BASELINE}")
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)
-    install(savers.register, savers.Backend, savers.WORKLOADS, savers.Conversation)
+    install(savers.register, savers.Backend, savers.WORKLOADS, savers.Conversation)  # idempotent
     backends = args.backends.split(",")
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs", file=sys.stderr)
     results = savers.run(backends, args.workloads.split(","), 0.1 if args.quick else 1.0)

@@ -408,6 +408,11 @@ import _pg_bench  # noqa: E402
 
 _pg_bench.install(register, Backend, WORKLOADS)
 
+# DuckDB: ``duckdb`` backend, ``analytics`` workload (full-history queries).
+import _duckdb_bench  # noqa: E402
+
+_duckdb_bench.install(register, Backend, WORKLOADS, Conversation)
+
 # Metrics where more is better (the ratio column then reads "x faster" the same way).
 _HIGHER_IS_BETTER = ("/s",)
 
