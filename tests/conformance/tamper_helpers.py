@@ -162,27 +162,4 @@ class PostgresTamper(_SqlTamper):
         self.conn.close()
 
 
-# -- encrypted savers by module path (saver factories for child processes) -----------------
-
 TEST_KEY = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
-
-
-def encrypted_sqlite(path: str) -> Any:
-    from checkpointkit.backends.sqlite import SqliteSaver
-    from checkpointkit.serde.encrypted import EncryptedSerializer
-
-    return SqliteSaver.from_conn_string(path, serde=EncryptedSerializer(TEST_KEY))
-
-
-def encrypted_duckdb(path: str) -> Any:
-    from checkpointkit.backends.duckdb import DuckDBSaver
-    from checkpointkit.serde.encrypted import EncryptedSerializer
-
-    return DuckDBSaver.from_conn_string(path, serde=EncryptedSerializer(TEST_KEY))
-
-
-def encrypted_postgres(url: str, schema: str) -> Any:
-    from checkpointkit.backends.postgres import PostgresSaver
-    from checkpointkit.serde.encrypted import EncryptedSerializer
-
-    return PostgresSaver.from_conn_string(url, schema=schema, serde=EncryptedSerializer(TEST_KEY))

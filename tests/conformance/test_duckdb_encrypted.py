@@ -45,4 +45,11 @@ class TestEncryptedDuckDBSaver(SaverConformance):
     @pytest.fixture
     def saver_factory(self, tmp_path: Path) -> SaverFactory:
         # A file of its own: the `saver` fixture's file is locked while that saver is open.
-        return SaverFactory("tamper_helpers:encrypted_duckdb", args=(str(tmp_path / "f.duckdb"),))
+        return SaverFactory(
+            "checkpointkit.conformance.reliability.factories:encrypted_saver",
+            args=(
+                "checkpointkit.backends.duckdb:DuckDBSaver.from_conn_string",
+                TEST_KEY,
+                str(tmp_path / "f.duckdb"),
+            ),
+        )

@@ -92,7 +92,15 @@ class TestEncryptedPostgresSaver(SaverConformance):
     @pytest.fixture
     def saver_factory(self, pg_url: str) -> SaverFactory:
         # The same schema and key as `saver`, by module path, for child processes too.
-        return SaverFactory("tamper_helpers:encrypted_postgres", args=(pg_url, "encrypted"))
+        return SaverFactory(
+            "checkpointkit.conformance.reliability.factories:encrypted_saver",
+            args=(
+                "checkpointkit.backends.postgres:PostgresSaver.from_conn_string",
+                "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+                pg_url,
+            ),
+            kwargs={"schema": "encrypted"},
+        )
 
     @pytest.fixture
     def async_saver(self, pg_url: str) -> Any:

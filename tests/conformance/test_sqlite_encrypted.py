@@ -41,7 +41,14 @@ class TestEncryptedSqliteSaver(SaverConformance):
         monkeypatch.setenv(
             "PYTHONPATH", os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))
         )
-        return SaverFactory("tamper_helpers:encrypted_sqlite", args=(str(tmp_path / "enc.db"),))
+        return SaverFactory(
+            "checkpointkit.conformance.reliability.factories:encrypted_saver",
+            args=(
+                "checkpointkit.backends.sqlite:SqliteSaver.from_conn_string",
+                KEY,
+                str(tmp_path / "enc.db"),
+            ),
+        )
 
     @pytest.fixture
     def saver(self, tmp_path: Path) -> Iterator[SqliteSaver]:

@@ -567,7 +567,7 @@ class DuckDBSaver(SaverBase):
     def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
         source = validate_key("source_thread_id", source_thread_id)
         target = validate_key("target_thread_id", target_thread_id)
-        self._run(lambda: _sql.copy_thread_plan(DUCKDB, source, target), "write")
+        self._run(lambda: _sql.copy_thread_plan(DUCKDB, source, target, self.serde), "write")
         self._forget([target])
 
     def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
